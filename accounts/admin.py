@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Model
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from resources.admin import ServiceAdmin, copyable
+from resources.policies import as_json, target_role_trust_policy
+
+from . import services
+from .forms import PamAccountForm
+from .models import AccountGrant, PamAccount
+
+
+class GrantInline(admin.TabularInline):
+    model = AccountGrant
+    extra = 1
+    fields = ["user", "group", "created_by", "created_at"]
+    readonly_fields = ["created_by", "created_at"]
+    autocomplete_fields = ["user", "group"]
+    verbose_name = "grant"
+    verbose_name_plural = "Grants: who may Access this account (nobody by default)"
+
+
+@admin.register(PamAccount)
+class PamAccountAdmin(ServiceAdmin):
+    form = PamAccountForm
+    inlines = [GrantInline]
+    list_display = ["name", "resource", "target_role_arn", "duration", "validated_at"]
+    list_filter = ["resource__project", "resource"]
+    list_select_related = ["resource__project"]
+    search_fields = ["name", "target_role_arn", "resource__name", "resource__project__name"]
+    autocomplete_fields = ["resource"]
+    readonly_fields = ["validated_at", "target_role_trust_policy"]
+
+    def get_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        editable = ["resource", "name", "description", "target_role_arn", "session_duration"]
+        return editable if obj is None else [*editable, *self.readonly_fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        # An account never moves to another resource: its sessions' history refers to it.
+        return ["resource", *self.readonly_fields] if obj is not None else []
+
+    @admin.display(description="session duration", ordering="session_duration")
+    def duration(self, obj: PamAccount) -> str:
+        return obj.duration_text
+
+    @admin.display(description="Target Role trust policy")
+    def target_role_trust_policy(self, obj: PamAccount) -> SafeString:
+        resource = obj.resource
+        policy = target_role_trust_policy(
+            resource_role_arn=resource.resource_role_arn,
+            external_id=resource.project.external_id,
+            source_identity=resource.set_source_identity,
+            tag_session=resource.tag_session,
+        )
+        return format_html(
+            "{}<div class='help'>Attach to the Target Role: it lets the Resource Role assume "
+            "it, with this project's External ID.</div>",
+            copyable(as_json(policy), "pam-target-trust-policy", block=True),
+        )
+
+    def create(self, request: HttpRequest, form: forms.ModelForm) -> PamAccount:
+        data = form.cleaned_data
+        account = services.account_create(
+            resource=data["resource"],
+            name=data["name"],
+            description=data["description"],
+            target_role_arn=data["target_role_arn"],
+            session_duration=data["session_duration"],
+            actor=request.user,
+            checked=True,
+        )
+        # The grant formsets were built around form.instance; they read it from here.
+        form.instance = account
+        return account
+
+    def update(self, request: HttpRequest, form: forms.ModelForm) -> PamAccount:
+        account = PamAccount.objects.select_related("resource__project").get(pk=form.instance.pk)
+        account = services.account_update(
+            account=account,
+            actor=request.user,
+            checked=True,
+            **{f: form.cleaned_data[f] for f in form.changed_data},
+        )
+        form.instance = account
+        return account
+
+    def save_formset(
+        self,
+        request: HttpRequest,
+        form: forms.ModelForm,
+        formset: BaseInlineFormSet,
+        change: bool,
+    ) -> None:
+        if formset.model is not AccountGrant:
+            return super().save_formset(request, form, formset, change)
+        account = form.instance
+        for grant_form in formset.deleted_forms:
+            if grant_form.instance.pk:
+                services.grant_delete(grant=grant_form.instance, actor=request.user)
+        for grant_form in formset.forms:
+            if grant_form in formset.deleted_forms or not grant_form.has_changed():
+                continue
+            if grant_form.instance.pk:
+                # An edited grant is a different grant: revoke the old one, grant the new.
+                services.grant_delete(
+                    grant=AccountGrant.objects.get(pk=grant_form.instance.pk), actor=request.user
+                )
+            services.grant_create(
+                account=account,
+                user=grant_form.cleaned_data.get("user"),
+                group=grant_form.cleaned_data.get("group"),
+                actor=request.user,
+            )
+        return None

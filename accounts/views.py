@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from itertools import groupby
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from pam_project.http import client_ip, public_url
+from resources.guidance import guidance_for
+from sessions_app.models import FailureStep
+from sessions_app.selectors import sessions_for_user
+
+from . import services
+from .selectors import accounts_for_user
+
+AWS_STEPS = {FailureStep.RESOURCE_ROLE, FailureStep.TARGET_ROLE, FailureStep.FEDERATION}
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    accounts = accounts_for_user(request.user).order_by(
+        "resource__project__name", "resource__name", "name"
+    )
+    projects = [
+        (
+            project,
+            [(resource, list(accs)) for resource, accs in groupby(items, lambda a: a.resource)],
+        )
+        for project, items in groupby(accounts, lambda a: a.resource.project)
+    ]
+    return render(request, "accounts/home.html", {"projects": projects})
+
+
+@require_GET
+@login_required
+def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
+    account = get_object_or_404(accounts_for_user(request.user), pk=account_id)
+    sessions = sessions_for_user(request.user).filter(account=account)[:10]
+    return render(request, "accounts/detail.html", {"account": account, "sessions": sessions})
+
+
+@never_cache
+@require_POST
+def account_access(request: HttpRequest, account_id: int) -> HttpResponse:
+    """The Access button. POST only (CSRF-protected), answers 302 to the console."""
+    detail_path = reverse("account-detail", args=[account_id])
+    if not request.user.is_authenticated:
+        # After signing in, come back to the account page, not to a POST-only URL.
+        return redirect_to_login(detail_path)
+    account = get_object_or_404(accounts_for_user(request.user), pk=account_id)
+    try:
+        granted = services.account_access(
+            account=account,
+            user=request.user,
+            client_ip=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            issuer=public_url(request, detail_path),
+            signin_url_override=settings.PAM_SIGNIN_URL,
+        )
+    except services.AccessFailed as failure:
+        resource = account.resource
+        guidance = guidance_for(
+            failure.step,
+            failure.code,
+            external_id=resource.project.external_id,
+            resource_role_arn=resource.resource_role_arn,
+            target_role_arn=account.target_role_arn,
+            source_identity=resource.set_source_identity,
+            tag_session=resource.tag_session,
+        )
+        return render(
+            request,
+            "accounts/access_failed.html",
+            {
+                "account": account,
+                "failure": failure,
+                "step_label": FailureStep(failure.step).label,
+                "guidance": guidance,
+            },
+            status=502 if failure.step in AWS_STEPS else 503,
+        )
+    # The login URL goes to the browser in Location and nowhere else; never_cache and
+    # the site-wide Referrer-Policy: no-referrer keep it out of caches and Referers.
+    return HttpResponseRedirect(granted.login_url)

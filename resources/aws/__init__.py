@@ -1,0 +1,42 @@
+"""Every call this app makes to AWS goes through this package.
+
+Views, admin and tasks never build a boto3 client or an HTTP request themselves; tests
+patch or observe this one place.
+"""
+
+from .arn import ArnError, RoleArn, parse_role_arn
+from .errors import AwsStepError, Step
+from .federation import get_signin_token, login_url
+from .partitions import PARTITIONS, Partition
+from .session_name import session_name_for
+from .sts import (
+    AssumedRole,
+    CallerIdentity,
+    TemporaryCredentials,
+    assume_resource_role,
+    assume_target_role,
+    caller_identity,
+    deployment_partition,
+    region,
+)
+
+__all__ = [
+    "PARTITIONS",
+    "ArnError",
+    "AssumedRole",
+    "AwsStepError",
+    "CallerIdentity",
+    "Partition",
+    "RoleArn",
+    "Step",
+    "TemporaryCredentials",
+    "assume_resource_role",
+    "assume_target_role",
+    "caller_identity",
+    "deployment_partition",
+    "get_signin_token",
+    "login_url",
+    "parse_role_arn",
+    "region",
+    "session_name_for",
+]

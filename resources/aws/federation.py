@@ -1,0 +1,120 @@
+"""The AWS federation endpoint: chained credentials -> sign-in token -> console login URL.
+
+IAM User Guide, "Enable custom identity broker access to the AWS console". Two rules
+that matter here:
+- `SessionDuration` must not be sent for credentials obtained by role chaining: the
+  endpoint answers HTTP 400 "Invalid credentials parameter". The console session then
+  lasts as long as the credentials themselves.
+- The sign-in token (and therefore the login URL) is a bearer credential valid for 15
+  minutes. Neither is ever logged, stored, or put in an exception message.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .errors import AwsStepError, Step
+from .partitions import PARTITIONS
+from .sts import TemporaryCredentials
+
+# (connect, read) seconds. The endpoint normally answers in well under a second.
+TIMEOUT = (3.05, 10)
+_MAX_ERROR_TEXT = 300
+
+_http = requests.Session()
+_http.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=32))
+_http.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=32))
+
+
+def endpoint(partition: str, override: str = "") -> str:
+    """The federation endpoint URL: the override (tests, demo) or the partition's own."""
+    if override:
+        parts = urlsplit(override)
+        if parts.path in ("", "/"):
+            return override.rstrip("/") + "/federation"
+        return override
+    return f"https://{PARTITIONS[partition].signin_host}/federation"
+
+
+def _scrub(text: str, credentials: TemporaryCredentials) -> str:
+    """Error bodies are shown to users; make sure they cannot echo a credential back."""
+    for secret in (credentials.secret_access_key, credentials.session_token):
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text[:_MAX_ERROR_TEXT]
+
+
+def get_signin_token(
+    credentials: TemporaryCredentials, *, partition: str, override: str = ""
+) -> str:
+    """Exchange temporary credentials for a sign-in token (the secret part of the URL)."""
+    session_json = json.dumps(
+        {
+            "sessionId": credentials.access_key_id,
+            "sessionKey": credentials.secret_access_key,
+            "sessionToken": credentials.session_token,
+        }
+    )
+    try:
+        response = _http.get(
+            endpoint(partition, override),
+            params={"Action": "getSigninToken", "Session": session_json},
+            timeout=TIMEOUT,
+            allow_redirects=False,
+        )
+    except requests.Timeout:
+        raise AwsStepError(
+            Step.FEDERATION, "Timeout", "The federation endpoint did not answer in time."
+        ) from None
+    except requests.ConnectionError:
+        raise AwsStepError(
+            Step.FEDERATION,
+            "ConnectionError",
+            "Could not connect to the federation endpoint.",
+        ) from None
+    except requests.RequestException as exc:
+        # The exception text may quote the request URL, which carries the credentials.
+        raise AwsStepError(Step.FEDERATION, type(exc).__name__, "The request failed.") from None
+    if response.status_code != 200:
+        raise AwsStepError(
+            Step.FEDERATION,
+            f"HTTP{response.status_code}",
+            _scrub(response.text.strip(), credentials) or response.reason or "",
+        )
+    try:
+        token = response.json()["SigninToken"]
+    except (ValueError, KeyError, TypeError):
+        raise AwsStepError(
+            Step.FEDERATION,
+            "MalformedResponse",
+            "The federation endpoint answered without a SigninToken.",
+        ) from None
+    if not isinstance(token, str) or not token:
+        raise AwsStepError(
+            Step.FEDERATION, "MalformedResponse", "The federation endpoint's SigninToken is empty."
+        )
+    return token
+
+
+def login_url(
+    signin_token: str,
+    *,
+    partition: str,
+    issuer: str,
+    destination: str | None = None,
+    override: str = "",
+) -> str:
+    """The one-time console login URL. A bearer credential: hand it to the user, nowhere else."""
+    query = urlencode(
+        {
+            "Action": "login",
+            "Issuer": issuer,
+            "Destination": destination or PARTITIONS[partition].console_url,
+            "SigninToken": signin_token,
+        }
+    )
+    return f"{endpoint(partition, override)}?{query}"

@@ -1,0 +1,115 @@
+"""What to check when a step of the Access chain fails, in words an admin can act on.
+
+Shared by the admin forms (saving validates the chain), the Access failure page and the
+API's error answers, so the same failure reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .aws import ArnError, parse_role_arn
+from .selectors import deployment_identity
+
+_TRANSIENT = {
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "Timeout",
+    "EndpointConnectionError",
+    "ConnectionError",
+    "ServiceUnavailable",
+}
+
+
+@dataclass(frozen=True)
+class Guidance:
+    title: str
+    checks: list[str] = field(default_factory=list)
+
+    def as_text(self) -> str:
+        return " ".join([self.title + ".", "Check:", "; ".join(self.checks) + "."])
+
+
+def guidance_for(
+    step: str,
+    code: str,
+    *,
+    external_id: str,
+    resource_role_arn: str,
+    target_role_arn: str = "",
+    source_identity: bool = False,
+    tag_session: bool = False,
+) -> Guidance:
+    """The checklist for `step` (a FailureStep value) given AWS's error `code`."""
+    try:
+        partition = parse_role_arn(resource_role_arn).partition
+    except ArnError:
+        partition = "aws"
+    if code == "NoCredentials":
+        return Guidance(
+            "This deployment has no AWS credentials",
+            [
+                "give the app an AWS identity through the standard chain: environment "
+                "variables, a shared config profile, or an instance/container role",
+                "the app stores no AWS keys of its own",
+            ],
+        )
+    if code in _TRANSIENT:
+        return Guidance(
+            "AWS did not answer in time or asked us to slow down",
+            [
+                "try again in a minute",
+                "this server can reach the STS and sign-in endpoints (outbound HTTPS)",
+            ],
+        )
+    if step == "resource_role":
+        # Only this branch needs it; it is cached, and fetched no sooner than needed.
+        deployment = deployment_identity().account_id or "<this deployment's account ID>"
+        checks = [
+            f"the Resource Role's trust policy allows the principal "
+            f"arn:{partition}:iam::{deployment}:root (this deployment's AWS account)",
+            f'its sts:ExternalId condition is exactly "{external_id}"',
+            f"the Resource Role ARN is right: {resource_role_arn}",
+        ]
+        if source_identity:
+            checks.append("its trust policy also allows sts:SetSourceIdentity")
+        if code == "ValidationError":
+            checks.append("the role's maximum session duration is at least the account's")
+        return Guidance("AWS refused to let this deployment assume the Resource Role", checks)
+    if step == "target_role":
+        checks = [
+            f"the Target Role's trust policy allows the principal {resource_role_arn}",
+            f'its sts:ExternalId condition is exactly "{external_id}"',
+            "the Resource Role's permissions policy allows sts:AssumeRole on "
+            f"{target_role_arn or 'the Target Role'}",
+            f"the Target Role ARN is right: {target_role_arn}",
+        ]
+        if code == "PartitionMismatch":
+            checks.insert(0, "both roles are in the same AWS partition")
+        if source_identity:
+            checks.append("both policies also allow sts:SetSourceIdentity")
+        if tag_session:
+            checks.append("the Target Role's trust policy also allows sts:TagSession")
+        if code == "ValidationError":
+            checks.append("the session duration is within the Target Role's maximum (1h cap)")
+        return Guidance("AWS refused to let the Resource Role assume the Target Role", checks)
+    if step == "federation":
+        return Guidance(
+            "The AWS federation endpoint did not give a sign-in token",
+            [
+                "this server can reach the sign-in endpoint over HTTPS",
+                "the Target Role session is allowed to sign in to the console "
+                "(no SCP or permissions boundary denies it)",
+                "try again: the endpoint may be briefly unavailable",
+            ],
+        )
+    if step == "abandoned":
+        return Guidance(
+            "The request stopped before it finished",
+            ["try again", "ask an operator to look at the server logs for this time"],
+        )
+    return Guidance(
+        "The session could not be recorded",
+        ["try again", "ask an operator to check the database"],
+    )

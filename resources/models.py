@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from .aws import RoleArn, parse_role_arn
+from .validators import NAME_MAX_LENGTH, validate_name, validate_role_arn
+
+
+def generate_external_id() -> str:
+    """A random External ID (192 bits): unguessable, so one customer cannot name another's.
+
+    STS accepts 2..1224 characters of [\\w+=,.@:/-]; token_urlsafe uses [A-Za-z0-9_-].
+    """
+    return secrets.token_urlsafe(24)
+
+
+class Project(models.Model):
+    """The boundary that owns AWS IAM resources and PAM accounts, with its own External ID."""
+
+    name = models.CharField(max_length=NAME_MAX_LENGTH, unique=True, validators=[validate_name])
+    description = models.TextField(blank=True, max_length=1000)
+    # Generated, never typed, never changed: trust policies in customer accounts embed it,
+    # and it is what stops another tenant of this deployment from borrowing those roles
+    # (the confused-deputy problem).
+    external_id = models.CharField(
+        "External ID",
+        max_length=64,
+        unique=True,
+        editable=False,
+        default=generate_external_id,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            stored = Project.objects.filter(pk=self.pk).values_list("external_id", flat=True)
+            if stored and stored[0] != self.external_id:
+                raise ValidationError({"external_id": "The External ID cannot be changed."})
+        super().save(*args, **kwargs)
+
+
+class AwsIamResource(models.Model):
+    """One AWS account connection: the Resource Role that trusts this deployment."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="resources")
+    name = models.CharField(max_length=NAME_MAX_LENGTH, validators=[validate_name])
+    resource_role_arn = models.CharField(
+        "Resource Role ARN", max_length=2048, validators=[validate_role_arn]
+    )
+    # Off by default: each needs an extra permission in the trust policies
+    # (sts:SetSourceIdentity / sts:TagSession), without which AssumeRole is denied.
+    set_source_identity = models.BooleanField(
+        "Set SourceIdentity",
+        default=False,
+        help_text=(
+            "Also pass the user's email as SourceIdentity on both hops. Both trust policies "
+            "must then allow sts:SetSourceIdentity."
+        ),
+    )
+    tag_session = models.BooleanField(
+        "Tag sessions",
+        default=False,
+        help_text=(
+            "Tag the Target Role session with the console-session id "
+            "(pam-console-session). The Target Role's trust policy must allow sts:TagSession."
+        ),
+    )
+    validated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the Resource Role was last assumed successfully."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "AWS IAM resource"
+        ordering = ["project__name", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "name"],
+                name="resource_name_unique_in_project",
+                violation_error_message="A resource with this name already exists in the project.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.name} / {self.name}"
+
+    @property
+    def role(self) -> RoleArn:
+        return parse_role_arn(self.resource_role_arn)

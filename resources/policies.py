@@ -1,0 +1,119 @@
+"""The IAM policy documents an admin pastes into AWS, filled in for one project.
+
+Shapes follow the IAM User Guide (role trust policies, sts:ExternalId to prevent the
+confused-deputy problem) and "How to use trust policies with IAM roles" (SourceIdentity
+and session tags each need their own action in the trust policy).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .aws import parse_role_arn
+
+
+def _assume_actions(*, source_identity: bool, tag_session: bool) -> list[str] | str:
+    actions = ["sts:AssumeRole"]
+    if source_identity:
+        actions.append("sts:SetSourceIdentity")
+    if tag_session:
+        actions.append("sts:TagSession")
+    return actions if len(actions) > 1 else actions[0]
+
+
+def _trust(principal: str, external_id: str, actions: list[str] | str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": principal},
+                "Action": actions,
+                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+            }
+        ],
+    }
+
+
+def resource_role_trust_policy(
+    *,
+    deployment_account_id: str,
+    external_id: str,
+    partition: str = "aws",
+    source_identity: bool = False,
+) -> dict[str, Any]:
+    """Trust policy of the Resource Role: this deployment's account, with the External ID."""
+    return _trust(
+        f"arn:{partition}:iam::{deployment_account_id}:root",
+        external_id,
+        _assume_actions(source_identity=source_identity, tag_session=False),
+    )
+
+
+def resource_role_permissions_policy(
+    *,
+    account_id: str,
+    partition: str = "aws",
+    source_identity: bool = False,
+    tag_session: bool = False,
+) -> dict[str, Any]:
+    """Permissions of the Resource Role: assume Target Roles of its own account.
+
+    Narrow the Resource to a path or prefix (role/pam-*) to limit the blast radius.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": _assume_actions(source_identity=source_identity, tag_session=tag_session),
+                "Resource": f"arn:{partition}:iam::{account_id}:role/*",
+            }
+        ],
+    }
+
+
+def target_role_trust_policy(
+    *,
+    resource_role_arn: str,
+    external_id: str,
+    source_identity: bool = False,
+    tag_session: bool = False,
+) -> dict[str, Any]:
+    """Trust policy of a Target Role: the Resource Role, with the same External ID."""
+    return _trust(
+        resource_role_arn,
+        external_id,
+        _assume_actions(source_identity=source_identity, tag_session=tag_session),
+    )
+
+
+def resource_policies(
+    *,
+    resource_role_arn: str,
+    external_id: str,
+    deployment_account_id: str,
+    source_identity: bool = False,
+    tag_session: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """The Resource Role's two documents, for a resource whose ARN is known."""
+    role = parse_role_arn(resource_role_arn)
+    return {
+        "trust": resource_role_trust_policy(
+            deployment_account_id=deployment_account_id,
+            external_id=external_id,
+            partition=role.partition,
+            source_identity=source_identity,
+        ),
+        "permissions": resource_role_permissions_policy(
+            account_id=role.account_id,
+            partition=role.partition,
+            source_identity=source_identity,
+            tag_session=tag_session,
+        ),
+    }
+
+
+def as_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2)

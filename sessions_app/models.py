@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import PamAccount
+from resources.aws import Step
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACTIVE = "active", "Active"
+    EXPIRED = "expired", "Expired"
+    FAILED = "failed", "Failed"
+    REVOKED = "revoked", "Revoked"
+
+
+class FailureStep(models.TextChoices):
+    """Where an Access attempt stopped. The AWS steps are the chain's own names."""
+
+    RESOURCE_ROLE = Step.RESOURCE_ROLE.value, "Resource Role (hop 1)"
+    TARGET_ROLE = Step.TARGET_ROLE.value, "Target Role (hop 2)"
+    FEDERATION = Step.FEDERATION.value, "Federation sign-in token"
+    RECORD = "record", "Recording the session"
+    ABANDONED = "abandoned", "Request never finished"
+
+
+class ConsoleSession(models.Model):
+    """One row per Access attempt, whatever happened. Never deleted by the app.
+
+    Holds what an auditor needs (who, which role, from where, when, outcome, the
+    identifiers CloudTrail records) and nothing that grants access: no secret key,
+    session token, sign-in token or login URL.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="console_sessions",
+    )
+    # Snapshots: history must still read right after a user, account or ARN changes.
+    user_email = models.CharField(max_length=254)
+    account = models.ForeignKey(
+        PamAccount, on_delete=models.PROTECT, related_name="console_sessions"
+    )
+    target_role_arn = models.CharField("Target Role ARN", max_length=2048)
+    resource_role_arn = models.CharField("Resource Role ARN", max_length=2048)
+    role_session_name = models.CharField(max_length=64)
+    duration_seconds = models.PositiveIntegerField()
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    failure_step = models.CharField(max_length=32, choices=FailureStep.choices, blank=True)
+    error_code = models.CharField(max_length=128, blank=True)
+    error_message = models.TextField(blank=True)
+
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+
+    # What CloudTrail shows for actions taken in the console session. The access key id
+    # identifies the credentials; it is not a secret on its own.
+    assumed_role_arn = models.CharField(max_length=2048, blank=True)
+    access_key_id = models.CharField("temporary access key id", max_length=128, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    # From AWS (hop 2's Credentials.Expiration), never computed locally.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the app recorded the session as ended."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["created_at"], name="session_created_idx"),
+            models.Index(fields=["user", "-created_at"], name="session_user_created_idx"),
+            models.Index(fields=["account", "-created_at"], name="session_account_created_idx"),
+            # The sweep: active rows past expires_at, pending rows past the timeout.
+            models.Index(fields=["status", "expires_at"], name="session_status_expires_idx"),
+            models.Index(fields=["status", "created_at"], name="session_status_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.user_email} {self.status}"
+
+    @property
+    def time_left(self) -> float | None:
+        """Seconds until expiry for an active session, else None."""
+        if self.status != Status.ACTIVE or self.expires_at is None:
+            return None
+        return max(0.0, (self.expires_at - timezone.now()).total_seconds())

@@ -1,0 +1,163 @@
+"""Every write to a Console Session. Transitions are conditional updates on the current
+status, so a task that runs twice, early, or concurrently with the sweep changes nothing
+it should not:
+
+    pending -> active -> expired
+    pending -> failed
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import PamAccount
+
+from .models import ConsoleSession, FailureStep, Status
+from .scheduling import schedule_expiry
+
+MAX_ERROR_MESSAGE = 1000
+MAX_USER_AGENT = 512
+
+
+def session_start(
+    *,
+    user: AbstractUser,
+    account: PamAccount,
+    role_session_name: str,
+    client_ip: str | None,
+    user_agent: str,
+) -> ConsoleSession:
+    """Record an Access attempt as `pending`, before any AWS call.
+
+    Must run outside a transaction (Access runs in autocommit) so the row is committed
+    and survives whatever happens next; a crashed request leaves it for the sweep.
+    """
+    return ConsoleSession.objects.create(
+        user=user,
+        user_email=user.email or user.get_username(),
+        account=account,
+        target_role_arn=account.target_role_arn,
+        resource_role_arn=account.resource.resource_role_arn,
+        role_session_name=role_session_name,
+        duration_seconds=account.session_duration,
+        client_ip=client_ip,
+        user_agent=(user_agent or "")[:MAX_USER_AGENT],
+    )
+
+
+def session_activate(
+    *,
+    session: ConsoleSession,
+    expires_at: datetime,
+    assumed_role_arn: str,
+    access_key_id: str,
+) -> bool:
+    """pending -> active, then schedule its expiry once committed. False if it was no
+    longer pending (the sweep gave up on it): the caller must not hand out access."""
+    now = timezone.now()
+    updated = ConsoleSession.objects.filter(pk=session.pk, status=Status.PENDING).update(
+        status=Status.ACTIVE,
+        activated_at=now,
+        expires_at=expires_at,
+        assumed_role_arn=assumed_role_arn,
+        access_key_id=access_key_id,
+    )
+    if not updated:
+        session.refresh_from_db()
+        return False
+    session.status = Status.ACTIVE
+    session.activated_at = now
+    session.expires_at = expires_at
+    session.assumed_role_arn = assumed_role_arn
+    session.access_key_id = access_key_id
+    session_id = session.pk
+    transaction.on_commit(lambda: schedule_expiry(session_id, expires_at))
+    return True
+
+
+def session_fail(*, session: ConsoleSession, step: str, code: str, message: str) -> bool:
+    """pending -> failed with where and why. False if it had already left `pending`."""
+    now = timezone.now()
+    fields = {
+        "status": Status.FAILED,
+        "failure_step": step,
+        "error_code": code[:128],
+        "error_message": message[:MAX_ERROR_MESSAGE],
+        "ended_at": now,
+    }
+    updated = ConsoleSession.objects.filter(pk=session.pk, status=Status.PENDING).update(**fields)
+    if updated:
+        for name, value in fields.items():
+            setattr(session, name, value)
+    return bool(updated)
+
+
+def session_expire(*, session_id: int, now: datetime | None = None) -> bool:
+    """active -> expired if its AWS expiry has passed. Early or repeated calls do nothing."""
+    now = now or timezone.now()
+    return bool(
+        ConsoleSession.objects.filter(
+            pk=session_id, status=Status.ACTIVE, expires_at__lte=now
+        ).update(status=Status.EXPIRED, ended_at=now)
+    )
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    expired: int
+    abandoned: int
+
+
+def _update_in_batches(
+    queryset: QuerySet[ConsoleSession], batch_size: int, **changes: object
+) -> int:
+    """Apply `changes` to the rows of `queryset`, `batch_size` rows per statement.
+
+    Each batch locks its rows with SKIP LOCKED (where the database has it), so two
+    sweeps, or a sweep and an expiry task, never wait on each other; the status filter
+    is repeated in the UPDATE, so a row that moved on meanwhile is left alone.
+    """
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                queryset.select_for_update(skip_locked=True)
+                .order_by()
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                return total
+            total += queryset.filter(pk__in=ids).update(**changes)
+        if len(ids) < batch_size:
+            return total
+
+
+def sessions_sweep(*, now: datetime | None = None) -> SweepResult:
+    """Record every overdue expiry, and fail `pending` rows left by crashed requests."""
+    now = now or timezone.now()
+    batch = settings.PAM_SWEEP_BATCH_SIZE
+    expired = _update_in_batches(
+        ConsoleSession.objects.filter(status=Status.ACTIVE, expires_at__lte=now),
+        batch,
+        status=Status.EXPIRED,
+        ended_at=now,
+    )
+    abandoned = _update_in_batches(
+        ConsoleSession.objects.filter(
+            status=Status.PENDING, created_at__lte=now - settings.PAM_PENDING_TIMEOUT
+        ),
+        batch,
+        status=Status.FAILED,
+        failure_step=FailureStep.ABANDONED,
+        error_code="Abandoned",
+        error_message="The request never finished (the server stopped or crashed mid-way).",
+        ended_at=now,
+    )
+    return SweepResult(expired=expired, abandoned=abandoned)

@@ -1,0 +1,31 @@
+"""Celery tasks: thin wrappers that look a session up by id and call a service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import DatabaseError
+
+from . import services
+
+
+@shared_task(
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
+def expire_session(session_id: int) -> bool:
+    """Record the session as expired. Safe early (no change) and safe twice."""
+    return services.session_expire(session_id=session_id)
+
+
+@shared_task(
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=2,
+)
+def sweep_sessions() -> dict[str, int]:
+    """Catch up on expiries nobody scheduled and fail pending rows of crashed requests."""
+    result = services.sessions_sweep()
+    return {"expired": result.expired, "abandoned": result.abandoned}

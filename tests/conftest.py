@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import pytest
+import responses
+from botocore.retries import standard
+from django.core.cache import cache
+from moto import mock_aws
+
+from resources.aws import PARTITIONS, sts
+from sessions_app import scheduling
+
+from .aws_fakes import AwsRecorder, FederationFake
+from .factories import AccountFactory, GrantFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_state():
+    """Module-level caches (boto3 Session and clients, deployment identity, broker
+    back-off) would otherwise carry one test's AWS stand-in into the next."""
+    cache.clear()
+    sts.reset()
+    scheduling.reset_backoff()
+    yield
+    sts.reset()
+    scheduling.reset_backoff()
+
+
+@pytest.fixture
+def no_retry_delay(monkeypatch):
+    """Keep botocore's retries (their count is part of the behaviour) but not their sleep."""
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
+
+
+@pytest.fixture
+def aws(no_retry_delay) -> AwsRecorder:
+    """moto for STS, plus a recorder of what each call really sent."""
+    with mock_aws():
+        recorder = AwsRecorder()
+        recorder.install(sts._boto_session())
+        yield recorder
+
+
+@pytest.fixture
+def federation(aws) -> FederationFake:
+    """The federation endpoints of all partitions, answered at the HTTP level."""
+    fake = FederationFake()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        for partition in PARTITIONS.values():
+            mock.add_callback(
+                responses.GET, f"https://{partition.signin_host}/federation", callback=fake
+            )
+        yield fake
+
+
+# The three standing users (as in healthchecks' alice/bob/charlie): an admin who is not
+# granted anything (superusers get no Access by default), a granted member, an outsider.
+@pytest.fixture
+def alice(db):
+    return UserFactory(username="alice", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def bob(db):
+    return UserFactory(username="bob", email="bob@example.com")
+
+
+@pytest.fixture
+def charlie(db):
+    return UserFactory(username="charlie")
+
+
+@pytest.fixture
+def account(db, bob):
+    account = AccountFactory(name="readonly")
+    GrantFactory(account=account, user=bob)
+    return account

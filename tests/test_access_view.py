@@ -1,0 +1,149 @@
+"""The pages people use: who sees which account, and what Access answers."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from sessions_app.models import ConsoleSession, Status
+
+from .factories import AccountFactory, ConsoleSessionFactory, GrantFactory, GroupFactory
+
+
+def access_url(account):
+    return reverse("account-access", args=[account.pk])
+
+
+def test_a_granted_member_sees_the_account_and_an_access_button_opening_a_new_tab(client, account, bob):
+    client.force_login(bob)
+    page = client.get("/").content.decode()
+
+    assert account.resource.project.name in page
+    assert account.resource.name in page
+    form = re.search(r'<form method="post" action="([^"]+)" target="_blank"', page)
+    assert form and form.group(1) == access_url(account)
+    assert "Access <span class=\"role\">pam-readonly</span> · 30m" in page
+
+
+def test_access_redirects_the_member_to_the_console_and_records_the_session(
+    client, federation, account, bob
+):
+    client.force_login(bob)
+    response = client.post(access_url(account), HTTP_USER_AGENT="Firefox/140")
+
+    assert response.status_code == 302
+    location = urlsplit(response["Location"])
+    assert location.hostname == "signin.aws.amazon.com"
+    assert "SigninToken=" + federation.token in location.query
+    assert "no-store" in response["Cache-Control"]
+    row = ConsoleSession.objects.get()
+    assert (row.status, row.user, row.user_agent, row.client_ip) == (
+        Status.ACTIVE, bob, "Firefox/140", "127.0.0.1",
+    )
+
+
+def test_access_through_a_group_grant(client, federation, charlie):
+    account = AccountFactory()
+    group = GroupFactory()
+    charlie.groups.add(group)
+    GrantFactory(account=account, group=group)
+    client.force_login(charlie)
+
+    assert client.post(access_url(account)).status_code == 302
+
+
+@pytest.mark.parametrize("who", ["alice", "charlie"])
+def test_users_without_a_grant_get_404_for_the_account_and_its_access_url(
+    client, aws, account, who, request
+):
+    # alice is a superuser: nobody is granted by default, superusers included.
+    client.force_login(request.getfixturevalue(who))
+
+    assert client.post(access_url(account)).status_code == 404
+    assert client.get(reverse("account-detail", args=[account.pk])).status_code == 404
+    assert account.name not in client.get("/").content.decode()
+    assert not ConsoleSession.objects.exists()
+    assert aws.calls == []
+
+
+def test_404_for_a_missing_account_reads_like_404_for_an_ungranted_one(client, account, charlie):
+    client.force_login(charlie)
+    missing = client.post(reverse("account-access", args=[account.pk + 1000]))
+    hidden = client.post(access_url(account))
+    assert missing.status_code == hidden.status_code == 404
+    assert missing.content == hidden.content
+
+
+def test_an_ungranted_user_sees_an_empty_state_saying_whom_to_ask(client, charlie):
+    client.force_login(charlie)
+    page = client.get("/").content.decode()
+    assert "No AWS accounts granted to you yet" in page
+    assert "Ask your PAM administrator" in page
+
+
+def test_anonymous_users_are_sent_to_sign_in_and_come_back_to_the_account(client, aws, account):
+    response = client.post(access_url(account))
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/login/?next=/accounts/{account.pk}/"
+    assert client.get("/").status_code == 302
+    assert not ConsoleSession.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["alice", "bob", "charlie", None])
+def test_get_on_the_access_url_is_refused(client, aws, account, who, request):
+    if who:
+        client.force_login(request.getfixturevalue(who))
+    response = client.get(access_url(account))
+    assert response.status_code == 405
+    assert not ConsoleSession.objects.exists()
+    assert aws.calls == []
+
+
+def test_access_without_a_csrf_token_is_refused(federation, account, bob):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(bob)
+
+    assert client.post(access_url(account)).status_code == 403
+    assert not ConsoleSession.objects.exists()
+
+    page = client.get("/").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    assert client.post(access_url(account), {"csrfmiddlewaretoken": token}).status_code == 302
+
+
+def test_my_sessions_lists_my_sessions_with_status_and_time_left(client, federation, account, bob, charlie):
+    ConsoleSessionFactory(user=charlie, account=account, user_email="charlie@elsewhere.test")
+    client.force_login(bob)
+    client.post(access_url(account))
+
+    page = client.get(reverse("session-list")).content.decode()
+    assert "Active" in page
+    assert re.search(r"29m 5\ds left|30m 0s left", page)
+    assert "charlie@elsewhere.test" not in page
+    assert page.count("<tr class=\"status-") == 1
+
+
+def test_my_sessions_shows_failures_with_their_step_and_code(client, account, bob):
+    ConsoleSessionFactory(
+        user=bob, account=account, status=Status.FAILED, failure_step="target_role",
+        error_code="AccessDenied",
+    )
+    client.force_login(bob)
+    page = client.get(reverse("session-list")).content.decode()
+    assert "Failed" in page
+    assert "Target Role (hop 2)" in page
+    assert "AccessDenied" in page
+
+
+def test_the_account_page_shows_the_role_duration_and_my_recent_sessions(client, account, bob):
+    ConsoleSessionFactory(user=bob, account=account, status=Status.EXPIRED)
+    client.force_login(bob)
+    page = client.get(reverse("account-detail", args=[account.pk])).content.decode()
+    assert account.target_role_arn in page
+    assert "30m" in page
+    assert "Expired" in page
