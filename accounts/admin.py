@@ -100,21 +100,27 @@ class PamAccountAdmin(ServiceAdmin):
         if formset.model is not AccountGrant:
             return super().save_formset(request, form, formset, change)
         account = form.instance
+        # The admin's change message reads these three lists, which formset.save() would
+        # have filled.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for grant_form in formset.deleted_forms:
             if grant_form.instance.pk:
                 services.grant_delete(grant=grant_form.instance, actor=request.user)
+                formset.deleted_objects.append(grant_form.instance)
         for grant_form in formset.forms:
             if grant_form in formset.deleted_forms or not grant_form.has_changed():
                 continue
             if grant_form.instance.pk:
                 # An edited grant is a different grant: revoke the old one, grant the new.
-                services.grant_delete(
-                    grant=AccountGrant.objects.get(pk=grant_form.instance.pk), actor=request.user
+                old = AccountGrant.objects.get(pk=grant_form.instance.pk)
+                services.grant_delete(grant=old, actor=request.user)
+                formset.deleted_objects.append(old)
+            formset.new_objects.append(
+                services.grant_create(
+                    account=account,
+                    user=grant_form.cleaned_data.get("user"),
+                    group=grant_form.cleaned_data.get("group"),
+                    actor=request.user,
                 )
-            services.grant_create(
-                account=account,
-                user=grant_form.cleaned_data.get("user"),
-                group=grant_form.cleaned_data.get("group"),
-                actor=request.user,
             )
         return None

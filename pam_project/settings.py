@@ -13,6 +13,8 @@ from pathlib import Path
 
 import environ
 
+from .brokers import transport_options
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -144,30 +146,7 @@ PAM_SWEEP_BATCH_SIZE = 5000
 # The default broker is a directory: the web process and `./dev run`'s worker share it,
 # so expiries are recorded with no Redis installed.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-_broker_is_redis = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
-if CELERY_BROKER_URL == "filesystem://":
-    _queue_dir = VAR_DIR / "celery-queue"
-    _queue_dir.mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue_dir),
-        "data_folder_out": str(_queue_dir),
-        "store_processed": False,
-    }
-else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # Redis redelivers an unacked message after visibility_timeout; an expiry task
-        # waits up to 1 hour (the role-chaining cap) for its ETA, so anything shorter
-        # would deliver it twice.
-        "visibility_timeout": 2 * 60 * 60,
-        # Access publishes while the user waits: a broker that refuses or never answers
-        # must cost well under a second, after which the periodic sweep catches up.
-        "socket_connect_timeout": 0.5,
-        "socket_timeout": 0.5,
-        "max_retries": 1,
-        "interval_start": 0,
-        "interval_step": 0.1,
-        "interval_max": 0.1,
-    }
+CELERY_BROKER_TRANSPORT_OPTIONS = transport_options(CELERY_BROKER_URL, VAR_DIR)
 CELERY_BROKER_CONNECTION_TIMEOUT = 0.5
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {

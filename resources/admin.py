@@ -82,6 +82,14 @@ class ServiceAdmin(admin.ModelAdmin):
     ) -> None:
         """Already saved by the service in save_form."""
 
+    def save_related(
+        self, request: HttpRequest, form: forms.ModelForm, formsets: list, change: bool
+    ) -> None:
+        # The service saved the object and these forms have no many-to-many fields, so
+        # there is no form.save_m2m() to call; inlines still save through save_formset.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         # Deleting would orphan history or break trust policies that embed these values;
         # the database PROTECTs them once they have sessions anyway.

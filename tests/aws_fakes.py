@@ -69,16 +69,16 @@ class AwsRecorder:
     # What STS answered to each successful AssumeRole, as botocore parsed it.
     answers: list[dict] = field(default_factory=list)
 
-    def install(self, boto_session) -> None:  # noqa: ANN001
+    def install(self, boto_session) -> None:
         # First, so that an injected error wins over moto's own answer.
         boto_session.events.register_first("before-send.sts", self._before_send)
         boto_session.events.register("after-call.sts.AssumeRole", self._after_call)
 
-    def _after_call(self, http_response, parsed, **_: object) -> None:  # noqa: ANN001
+    def _after_call(self, http_response, parsed, **_: object) -> None:
         if http_response.status_code == 200:
             self.answers.append(parsed)
 
-    def _before_send(self, request, **_: object):  # noqa: ANN001
+    def _before_send(self, request, **_: object):
         body = request.body
         if isinstance(body, bytes):
             body = body.decode()
@@ -143,7 +143,7 @@ class FederationFake:
     calls: list[FederationCall] = field(default_factory=list)
     answer: Callable[[FederationCall], tuple[int, dict, str]] | None = None
 
-    def __call__(self, request):  # noqa: ANN001
+    def __call__(self, request):
         query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
         session = json.loads(query.get("Session", "{}"))
         call = FederationCall(request.url, session, query)

@@ -18,7 +18,9 @@ def access_url(account):
     return reverse("account-access", args=[account.pk])
 
 
-def test_a_granted_member_sees_the_account_and_an_access_button_opening_a_new_tab(client, account, bob):
+def test_a_granted_member_sees_the_account_and_an_access_button_opening_a_new_tab(
+    client, account, bob
+):
     client.force_login(bob)
     page = client.get("/").content.decode()
 
@@ -26,7 +28,7 @@ def test_a_granted_member_sees_the_account_and_an_access_button_opening_a_new_ta
     assert account.resource.name in page
     form = re.search(r'<form method="post" action="([^"]+)" target="_blank"', page)
     assert form and form.group(1) == access_url(account)
-    assert "Access <span class=\"role\">pam-readonly</span> · 30m" in page
+    assert 'Access <span class="role">pam-readonly</span> · 30m' in page
 
 
 def test_access_redirects_the_member_to_the_console_and_records_the_session(
@@ -42,7 +44,10 @@ def test_access_redirects_the_member_to_the_console_and_records_the_session(
     assert "no-store" in response["Cache-Control"]
     row = ConsoleSession.objects.get()
     assert (row.status, row.user, row.user_agent, row.client_ip) == (
-        Status.ACTIVE, bob, "Firefox/140", "127.0.0.1",
+        Status.ACTIVE,
+        bob,
+        "Firefox/140",
+        "127.0.0.1",
     )
 
 
@@ -116,7 +121,9 @@ def test_access_without_a_csrf_token_is_refused(federation, account, bob):
     assert client.post(access_url(account), {"csrfmiddlewaretoken": token}).status_code == 302
 
 
-def test_my_sessions_lists_my_sessions_with_status_and_time_left(client, federation, account, bob, charlie):
+def test_my_sessions_lists_my_sessions_with_status_and_time_left(
+    client, federation, account, bob, charlie
+):
     ConsoleSessionFactory(user=charlie, account=account, user_email="charlie@elsewhere.test")
     client.force_login(bob)
     client.post(access_url(account))
@@ -125,12 +132,15 @@ def test_my_sessions_lists_my_sessions_with_status_and_time_left(client, federat
     assert "Active" in page
     assert re.search(r"29m 5\ds left|30m 0s left", page)
     assert "charlie@elsewhere.test" not in page
-    assert page.count("<tr class=\"status-") == 1
+    assert page.count('<tr class="status-') == 1
 
 
 def test_my_sessions_shows_failures_with_their_step_and_code(client, account, bob):
     ConsoleSessionFactory(
-        user=bob, account=account, status=Status.FAILED, failure_step="target_role",
+        user=bob,
+        account=account,
+        status=Status.FAILED,
+        failure_step="target_role",
         error_code="AccessDenied",
     )
     client.force_login(bob)

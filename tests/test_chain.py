@@ -24,7 +24,9 @@ def access(account, user):
     )
 
 
-def test_hop_1_assumes_the_resource_role_with_the_project_external_id(aws, federation, account, bob):
+def test_hop_1_assumes_the_resource_role_with_the_project_external_id(
+    aws, federation, account, bob
+):
     access(account, bob)
 
     hop1 = aws.assume_role_calls()[0]
@@ -194,3 +196,12 @@ def test_pam_signin_url_overrides_the_federation_endpoint(federation):
         token = get_signin_token(creds, partition="aws", override="http://127.0.0.1:9999")
     url = login_url(token, partition="aws", issuer=ISSUER, override="http://127.0.0.1:9999")
     assert url.startswith("http://127.0.0.1:9999/federation?Action=login&")
+
+
+def test_aws_region_selects_the_regional_sts_endpoint(aws, federation, account, bob, monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    access(account, bob)
+    assert {urlsplit(c.url).hostname for c in aws.assume_role_calls()} == {
+        "sts.eu-west-1.amazonaws.com"
+    }

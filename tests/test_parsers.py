@@ -30,7 +30,10 @@ AWS_NAME = re.compile(r"[A-Za-z0-9_+=,.@-]{2,64}")
 def test_valid_role_arns_parse_into_their_parts(arn, partition, path, name):
     role = parse_role_arn(arn)
     assert (role.partition, role.account_id, role.path, role.name) == (
-        partition, arn.split(":")[4], path, name,
+        partition,
+        arn.split(":")[4],
+        path,
+        name,
     )
     assert role.arn == arn
 
@@ -80,8 +83,17 @@ def test_any_text_either_parses_to_itself_or_is_rejected_with_a_message(text):
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("15m", 900), ("30m", 1800), ("45m", 2700), ("1h", 3600), ("900s", 900),
-     ("1h0m", 3600), ("20m30s", 1230), (" 30M ", 1800), ("1h0m0s", 3600)],
+    [
+        ("15m", 900),
+        ("30m", 1800),
+        ("45m", 2700),
+        ("1h", 3600),
+        ("900s", 900),
+        ("1h0m", 3600),
+        ("20m30s", 1230),
+        (" 30M ", 1800),
+        ("1h0m0s", 3600),
+    ],
 )
 def test_durations_parse_to_seconds(text, seconds):
     assert parse_duration(text) == seconds

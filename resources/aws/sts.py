@@ -12,6 +12,7 @@ AWS_ENDPOINT_URL_STS, AWS_ACCESS_KEY_ID, AWS_PROFILE, ...); the app adds none.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from .partitions import PARTITIONS, partition_of_region
 CLIENT_CONFIG = Config(
     connect_timeout=3,
     read_timeout=10,
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 3},
     user_agent_extra="aws-console-pam",
 )
 
@@ -86,8 +87,16 @@ def _boto_session() -> boto3.session.Session:
 
 
 def region() -> str:
-    """The configured region (AWS_REGION / AWS_DEFAULT_REGION / profile), else us-east-1."""
-    return _boto_session().region_name or PARTITIONS["aws"].default_region
+    """The configured region, else us-east-1.
+
+    AWS_REGION first, as the AWS CLI v2 and the other SDKs read it (botocore itself only
+    knows AWS_DEFAULT_REGION and the profile's `region`), then botocore's own resolution.
+    """
+    return (
+        os.environ.get("AWS_REGION")
+        or _boto_session().region_name
+        or PARTITIONS["aws"].default_region
+    )
 
 
 def deployment_partition() -> str:

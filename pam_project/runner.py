@@ -1,0 +1,165 @@
+"""`./dev run`: prepare the database, make sure an admin exists, start web + worker.
+
+With nothing configured this runs on SQLite and a filesystem Celery broker, with a worker
+(with embedded beat) started beside the web server, so expiries are recorded with no Redis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+PASSWORD_FILE = VAR / "admin-password.txt"
+
+
+def manage(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, env=env, cwd=ROOT)
+
+
+def ensure_admin(env: dict[str, str]) -> str:
+    """Create `admin` with a random password if there is no superuser; say how to log in."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "ensure_admin",
+            "--password-file",
+            str(PASSWORD_FILE),
+        ],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    where = PASSWORD_FILE.relative_to(ROOT)
+    if result.stdout.strip() == "created":
+        return f"Sign in as admin / {PASSWORD_FILE.read_text().strip()} (saved in {where})"
+    if PASSWORD_FILE.exists():
+        return f"Sign in as admin (password in {where}) or any account you created"
+    return "Sign in with your admin account (reset: ./dev manage changepassword <name>)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="./dev run")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not start the Celery worker (run your own against Redis)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="run against local AWS stand-ins, with demo data and users",
+    )
+    args = parser.parse_args(argv)
+
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "pam_project.settings")
+    env.setdefault("PAM_PUBLIC_URL", f"http://{args.host}:{args.port}")
+    children: list[subprocess.Popen] = []
+    banner: list[str] = []
+    if args.demo:
+        from pam_demo.run import start_demo
+
+        demo = start_demo(env)
+        children.extend(demo.processes)
+        banner.extend(demo.banner)
+
+    manage("migrate", "--noinput", "-v0", env=env)
+    manage("collectstatic", "--noinput", "-v0", env=env)
+    if args.demo:
+        from pam_demo.run import seed_demo
+
+        banner.extend(seed_demo(env))
+    login = ensure_admin(env)
+
+    if not args.no_worker:
+        children.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "pam_project",
+                    "worker",
+                    "--beat",
+                    "--pool",
+                    "solo",
+                    "--loglevel",
+                    "INFO",
+                    "--schedule",
+                    str(VAR / "celerybeat-schedule"),
+                ],
+                env=env,
+                cwd=ROOT,
+            )
+        )
+    children.append(
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "pam_project.wsgi",
+                "--bind",
+                f"{args.host}:{args.port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+                "--log-level",
+                "info",
+            ],
+            env=env,
+            cwd=ROOT,
+        )
+    )
+
+    time.sleep(1.5)
+    print("\n" + "=" * 72, flush=True)
+    print(f"  AWS Console PAM is running at http://{args.host}:{args.port}/", flush=True)
+    print(f"  {login}", flush=True)
+    for line in banner:
+        print(f"  {line}", flush=True)
+    print(f"  Admin: http://{args.host}:{args.port}/admin/    Stop: Ctrl-C", flush=True)
+    print("=" * 72 + "\n", flush=True)
+
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
+    return 1 if failed and not stopping else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

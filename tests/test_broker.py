@@ -1,0 +1,113 @@
+"""Celery against real brokers: a worker on the local Redis records an expiry, and a
+broken broker never fails or stalls Access (the sweep catches up)."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+import time_machine
+from celery.contrib.testing.worker import start_worker
+from django.urls import reverse
+from django.utils import timezone
+
+from pam_project import celery_app
+from pam_project.brokers import REDIS_VISIBILITY_TIMEOUT
+from sessions_app import scheduling, tasks
+from sessions_app.models import ConsoleSession, Status
+
+from .celery_helpers import broker, refused_broker, require_redis, silent_broker
+from .factories import AccountFactory, ConsoleSessionFactory, GrantFactory
+
+ACCESS_BUDGET_SECONDS = 2.0
+
+
+@pytest.fixture
+def granted(bob):
+    account = AccountFactory()
+    GrantFactory(account=account, user=bob)
+    return account
+
+
+def test_redis_visibility_timeout_outlasts_the_longest_expiry_eta():
+    from accounts.durations import MAX_SECONDS
+
+    assert REDIS_VISIBILITY_TIMEOUT > MAX_SECONDS
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_on_redis_records_the_expiry_at_its_eta():
+    url = require_redis()
+    now = timezone.now()
+    session = ConsoleSessionFactory(
+        status=Status.ACTIVE, activated_at=now, expires_at=now + timedelta(seconds=2)
+    )
+    with broker(url):
+        assert scheduling.schedule_expiry(session.pk, session.expires_at) is True
+        with start_worker(
+            celery_app,
+            pool="solo",
+            perform_ping_check=False,
+            shutdown_timeout=10,
+            loglevel="WARNING",
+        ):
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                session.refresh_from_db()
+                if session.status == Status.EXPIRED:
+                    break
+                time.sleep(0.2)
+    assert session.status == Status.EXPIRED
+    # Recorded at its ETA, not before.
+    assert session.ended_at >= session.expires_at
+
+
+def access_timed(client, account):
+    started = time.monotonic()
+    response = client.post(reverse("account-access", args=[account.pk]))
+    return response, time.monotonic() - started
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("fault", ["refused", "silent-accepting", "silent-backlog"])
+def test_access_succeeds_fast_with_a_broken_broker_and_the_sweep_catches_up(
+    client, federation, bob, granted, fault, caplog
+):
+    client.force_login(bob)
+    if fault == "refused":
+        url_context = broker(refused_broker())
+    else:
+        silent = silent_broker(accept=fault == "silent-accepting")
+        url_context = broker(silent.__enter__())
+    with url_context:
+        first, first_seconds = access_timed(client, granted)
+        second, second_seconds = access_timed(client, granted)
+    if fault != "refused":
+        silent.__exit__(None, None, None)
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    assert first_seconds < ACCESS_BUDGET_SECONDS, first_seconds
+    assert second_seconds < ACCESS_BUDGET_SECONDS, second_seconds
+    assert "Could not schedule expiry" in caplog.text
+    sessions = list(ConsoleSession.objects.all())
+    assert [s.status for s in sessions] == [Status.ACTIVE, Status.ACTIVE]
+
+    with time_machine.travel(max(s.expires_at for s in sessions) + timedelta(seconds=1)):
+        assert tasks.sweep_sessions.apply().get()["expired"] == 2
+    assert set(ConsoleSession.objects.values_list("status", flat=True)) == {Status.EXPIRED}
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_access_publishes_to_a_healthy_redis(client, federation, bob, granted):
+    import redis
+
+    url = require_redis()
+    client.force_login(bob)
+    with broker(url):
+        response, _ = access_timed(client, granted)
+    assert response.status_code == 302
+    assert redis.Redis.from_url(url).llen("celery") == 1

@@ -1,0 +1,111 @@
+"""No secret access key, session token, sign-in token or login URL is ever written down:
+not in the logs (even at DEBUG), the database, the task messages, or any page."""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import quote, quote_plus
+
+import pytest
+from celery.signals import before_task_publish
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from pam_demo.federation import FederationStandIn
+from pam_demo.servers import serve_wsgi
+
+from .factories import AccountFactory, GrantFactory, ResourceFactory, UserFactory
+
+DENIED_TARGET = "arn:aws:iam::111122223333:role/pam-denied"
+
+
+def spellings(secret: str) -> set[str]:
+    """A secret as it would appear in a URL, a query string or JSON, not only verbatim."""
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        quote(quote(secret, safe=""), safe=""),  # a query string inside a logged URL
+        json.dumps(secret)[1:-1],
+    }
+
+
+def every_table_as_text() -> str:
+    rows = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 (names from introspection)
+            rows.extend(repr(row) for row in cursor.fetchall())
+    return "\n".join(rows)
+
+
+@pytest.fixture
+def standin(settings):
+    """A real HTTP federation endpoint on loopback, so requests and urllib3 run (and
+    would log, if allowed) exactly as in production."""
+    app = FederationStandIn()
+    server = serve_wsgi(app)
+    settings.PAM_SIGNIN_URL = server.url
+    yield app
+    server.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_credential_or_sign_in_secret_is_written_anywhere(aws, standin, caplog):
+    user_client = Client()
+    resource = ResourceFactory()
+    good = AccountFactory(resource=resource, name="readonly")
+    denied = AccountFactory(resource=resource, name="denied", target_role_arn=DENIED_TARGET)
+    member = UserFactory(email="member@example.com")
+    GrantFactory(account=good, user=member)
+    GrantFactory(account=denied, user=member)
+    aws.fail(DENIED_TARGET)
+    published: list[str] = []
+
+    def capture(body, headers, **kwargs):
+        published.append(json.dumps({"body": body, "headers": headers}, default=str))
+
+    before_task_publish.connect(capture)
+    caplog.set_level(logging.DEBUG)
+    user_client.force_login(member)
+    try:
+        ok = user_client.post(reverse("account-access", args=[good.pk]))
+        failed = user_client.post(reverse("account-access", args=[denied.pk]))
+    finally:
+        before_task_publish.disconnect(capture)
+    assert (ok.status_code, failed.status_code) == (302, 502)
+
+    login_url = ok["Location"]
+    secrets = {"login URL": login_url}
+    for n, answer in enumerate(aws.answers):  # hop 1 and 2 of the good try, hop 1 of the bad
+        secrets[f"secret key #{n}"] = answer["Credentials"]["SecretAccessKey"]
+        secrets[f"session token #{n}"] = answer["Credentials"]["SessionToken"]
+    assert len(aws.answers) == 3
+    (signin_token,) = standin.tokens
+    secrets["sign-in token"] = signin_token
+    assert signin_token in login_url  # the URL we are looking for is the real one
+
+    pages = [ok.content, failed.content] + [
+        user_client.get(path).content
+        for path in ("/", reverse("session-list"), reverse("account-detail", args=[good.pk]))
+    ]
+    log_text = caplog.text + "\n".join(
+        f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records
+    )
+    places = {
+        "logs": log_text,
+        "database": every_table_as_text(),
+        "task messages": "\n".join(published),
+        "pages": "\n".join(p.decode() for p in pages),
+    }
+    # The test is only meaningful if each place really holds the session's traces.
+    assert "Access granted" in places["logs"]
+    assert aws.answers[1]["Credentials"]["AccessKeyId"] in places["database"]
+    assert published, "the expiry task was not published"
+    assert "pam-denied" in places["pages"] or "Target Role" in places["pages"]
+    for place, text in places.items():
+        for what, secret in secrets.items():
+            for spelling in spellings(secret):
+                assert spelling not in text, f"{what} found in {place}"

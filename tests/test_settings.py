@@ -1,0 +1,89 @@
+"""Configuration comes only from the environment; nothing set means embedded defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROBE = """
+import json, django
+from django.conf import settings
+django.setup()
+from pam_project import celery_app
+db = settings.DATABASES["default"]
+print(json.dumps({
+    "engine": db["ENGINE"], "name": db["NAME"], "host": db.get("HOST"),
+    "cache": settings.CACHES["default"]["BACKEND"],
+    "broker": celery_app.conf.broker_url,
+    "transport": celery_app.conf.broker_transport_options,
+    "serializer": celery_app.conf.task_serializer, "accept": celery_app.conf.accept_content,
+    "debug": settings.DEBUG,
+}))
+"""
+
+
+def settings_under(env: dict[str, str], tmp_path: Path) -> dict:
+    clean = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "pam_project.settings",
+        "SECRET_KEY": "probe",
+        "HOME": str(tmp_path),
+        **env,
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env=clean,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_with_nothing_set_it_runs_on_sqlite_locmem_and_a_filesystem_broker(tmp_path):
+    got = settings_under({}, tmp_path)
+    assert got["engine"] == "django.db.backends.sqlite3"
+    assert got["name"].endswith("var/db.sqlite3")
+    assert got["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert got["broker"] == "filesystem://"
+    assert got["debug"] is False
+    assert (got["serializer"], got["accept"]) == ("json", ["json"])
+
+
+def test_database_and_broker_urls_switch_to_postgresql_and_redis(tmp_path):
+    got = settings_under(
+        {
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+            "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        },
+        tmp_path,
+    )
+    assert got["engine"] == "django.db.backends.postgresql"
+    assert (got["name"], got["host"]) == ("test", "127.0.0.1")
+    assert got["broker"] == "redis://127.0.0.1:6379/0"
+    assert got["transport"]["visibility_timeout"] > 3600
+    assert got["transport"]["socket_timeout"] <= 1
+
+
+def test_ensure_admin_creates_one_admin_with_a_private_random_password(db, tmp_path):
+    path = tmp_path / "admin-password.txt"
+    call_command("ensure_admin", password_file=path)
+    password = path.read_text().strip()
+    admin = User.objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password(password)
+    assert len(password) >= 16
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    call_command("ensure_admin", password_file=tmp_path / "again.txt")
+    assert User.objects.count() == 1
+    assert not (tmp_path / "again.txt").exists()
