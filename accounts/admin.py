@@ -90,6 +90,9 @@ class PamAccountAdmin(ServiceAdmin):
         form.instance = account
         return account
 
+    def delete(self, request: HttpRequest, obj: PamAccount) -> None:
+        services.account_delete(account=obj, actor=request.user)
+
     def save_formset(
         self,
         request: HttpRequest,

@@ -5,8 +5,8 @@ from django import forms
 from resources.forms import ServiceCheckedForm
 
 from . import services
-from .durations import format_duration, parse_duration
-from .models import PamAccount
+from .durations import MAX_SECONDS, MIN_SECONDS, format_duration, parse_duration
+from .models import AccountGrant, PamAccount
 
 
 class SessionDurationField(forms.CharField):
@@ -18,6 +18,11 @@ class SessionDurationField(forms.CharField):
         return format_duration(value) if isinstance(value, int) else value
 
     def to_python(self, value: object) -> int | None:
+        if isinstance(value, int) and not isinstance(value, bool):
+            # Seconds, as the API returns them.
+            if not MIN_SECONDS <= value <= MAX_SECONDS:
+                return parse_duration(f"{value}s")  # raises the same message as text
+            return value
         text = super().to_python(value)
         if text in self.empty_values:
             return None
@@ -46,3 +51,12 @@ class PamAccountForm(ServiceCheckedForm):
             session_duration=self.instance.session_duration,
             actor=self.actor,
         )
+
+
+class GrantForm(forms.ModelForm):
+    class Meta:
+        model = AccountGrant
+        fields = ["account", "user", "group"]
+
+    # "Exactly one of user or group" and uniqueness come from the model's constraints,
+    # which ModelForm validation runs.

@@ -111,3 +111,27 @@ class AccountGrant(models.Model):
     def __str__(self) -> str:
         grantee = f"user {self.user}" if self.user_id else f"group {self.group}"
         return f"{self.account} -> {grantee}"
+
+
+class ApiToken(models.Model):
+    """A personal API token for scripts. Only a SHA-256 digest is stored: the token is
+    shown once, at creation, and a database leak does not reveal usable tokens."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    # The first characters of the token, so its owner can tell tokens apart.
+    prefix = models.CharField(max_length=16)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API token"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -12,14 +12,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from pam_project.http import client_ip, public_url
-from resources.guidance import guidance_for
 from sessions_app.models import FailureStep
 from sessions_app.selectors import sessions_for_user
 
 from . import services
+from .failures import failure_guidance, failure_status
 from .selectors import accounts_for_user
-
-AWS_STEPS = {FailureStep.RESOURCE_ROLE, FailureStep.TARGET_ROLE, FailureStep.FEDERATION}
 
 
 @require_GET
@@ -65,16 +63,6 @@ def account_access(request: HttpRequest, account_id: int) -> HttpResponse:
             signin_url_override=settings.PAM_SIGNIN_URL,
         )
     except services.AccessFailed as failure:
-        resource = account.resource
-        guidance = guidance_for(
-            failure.step,
-            failure.code,
-            external_id=resource.project.external_id,
-            resource_role_arn=resource.resource_role_arn,
-            target_role_arn=account.target_role_arn,
-            source_identity=resource.set_source_identity,
-            tag_session=resource.tag_session,
-        )
         return render(
             request,
             "accounts/access_failed.html",
@@ -82,9 +70,9 @@ def account_access(request: HttpRequest, account_id: int) -> HttpResponse:
                 "account": account,
                 "failure": failure,
                 "step_label": FailureStep(failure.step).label,
-                "guidance": guidance,
+                "guidance": failure_guidance(account, failure),
             },
-            status=502 if failure.step in AWS_STEPS else 503,
+            status=failure_status(failure.step),
         )
     # The login URL goes to the browser in Location and nowhere else; never_cache and
     # the site-wide Referrer-Policy: no-referrer keep it out of caches and Referers.

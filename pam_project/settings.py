@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "resources",
     "accounts",
     "sessions_app",
@@ -200,8 +203,34 @@ LOGGING = {
 
 # --- REST framework ---------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: its authenticate_header makes anonymous requests answer 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "pam_project.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "AWS Console PAM API",
+    "DESCRIPTION": (
+        "Projects, AWS IAM resources, PAM accounts and grants (admins write, with the same "
+        "validation as the admin forms); Access for scripts; Console Session history for ops. "
+        "Authenticate with a session (browsable API) or `Authorization: Bearer pam_...`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and Redoc assets are served by the app itself: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "FailureStepEnum": "sessions_app.models.FailureStep",
+        "SessionStatusEnum": "sessions_app.models.Status",
+    },
 }

@@ -9,6 +9,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/", include("pam_project.api_urls")),
     path("", include("accounts.urls")),
     path("", include("sessions_app.urls")),
 ]

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from . import aws, services
-from .forms import AwsIamResourceForm
+from .forms import AwsIamResourceForm, ProjectForm
 from .models import AwsIamResource, Project
 from .policies import (
     as_json,
@@ -90,14 +90,22 @@ class ServiceAdmin(admin.ModelAdmin):
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        # Deleting would orphan history or break trust policies that embed these values;
-        # the database PROTECTs them once they have sessions anyway.
-        return False
+    def delete(self, request: HttpRequest, obj: Model) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        # The admin's confirmation page has already listed what blocks the deletion
+        # (PROTECTed children, console sessions); the service enforces it again.
+        self.delete(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for obj in queryset:
+            self.delete(request, obj)
 
 
 @admin.register(Project)
 class ProjectAdmin(ServiceAdmin):
+    form = ProjectForm
     list_display = ["name", "external_id", "resource_count", "created_at"]
     search_fields = ["name", "external_id"]
     readonly_fields = [
@@ -163,6 +171,9 @@ class ProjectAdmin(ServiceAdmin):
             **{f: form.cleaned_data[f] for f in form.changed_data},
         )
 
+    def delete(self, request: HttpRequest, obj: Project) -> None:
+        services.project_delete(project=obj, actor=request.user)
+
     def response_post_save_add(self, request: HttpRequest, obj: Project) -> HttpResponse:
         # The External ID and the filled-in policies exist only once the project does:
         # take the admin straight to them instead of the list.
@@ -226,6 +237,9 @@ class AwsIamResourceAdmin(ServiceAdmin):
             actor=request.user,
             checked=True,
         )
+
+    def delete(self, request: HttpRequest, obj: AwsIamResource) -> None:
+        services.resource_delete(resource=obj, actor=request.user)
 
     def update(self, request: HttpRequest, form: forms.ModelForm) -> AwsIamResource:
         resource = AwsIamResource.objects.select_related("project").get(pk=form.instance.pk)

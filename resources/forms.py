@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from . import services
-from .models import AwsIamResource
+from .models import AwsIamResource, Project
 
 
 class ServiceCheckedForm(forms.ModelForm):
@@ -34,6 +34,12 @@ class ServiceCheckedForm(forms.ModelForm):
             self.run_check()
         except ValidationError as exc:
             self._update_errors(exc)
+
+
+class ProjectForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["name", "description"]
 
 
 class AwsIamResourceForm(ServiceCheckedForm):

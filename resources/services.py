@@ -97,6 +97,22 @@ def project_update(*, project: Project, actor: AbstractUser, **changes: object) 
     return project
 
 
+def project_delete(*, project: Project, actor: AbstractUser) -> None:
+    if project.resources.exists():
+        raise ValidationError(
+            "This project still has AWS IAM resources: delete them first.", code="in_use"
+        )
+    project.delete()
+
+
+def resource_delete(*, resource: AwsIamResource, actor: AbstractUser) -> None:
+    if resource.accounts.exists():
+        raise ValidationError(
+            "This resource still has PAM accounts: delete them first.", code="in_use"
+        )
+    resource.delete()
+
+
 RESOURCE_FIELDS = {"name", "resource_role_arn", "set_source_identity", "tag_session"}
 # Changing these changes what AWS must allow, so saving re-validates.
 RESOURCE_CHECKED_FIELDS = {"resource_role_arn", "set_source_identity"}

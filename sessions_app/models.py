@@ -80,6 +80,10 @@ class ConsoleSession(models.Model):
             # The sweep: active rows past expires_at, pending rows past the timeout.
             models.Index(fields=["status", "expires_at"], name="session_status_expires_idx"),
             models.Index(fields=["status", "created_at"], name="session_status_created_idx"),
+            # "Who held access at T": activated_at <= T < expires_at, where a session
+            # lasts at most 1 hour, so the scan is the hour before T on this index.
+            models.Index(fields=["activated_at"], name="session_activated_idx"),
+            models.Index(fields=["account", "activated_at"], name="session_account_activated_idx"),
         ]
 
     def __str__(self) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from datetime import UTC, datetime, timedelta
 
-from .models import ConsoleSession
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+
+from accounts.durations import MAX_SECONDS
+
+from .models import ConsoleSession, Status
 
 
 def sessions_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[ConsoleSession]:
@@ -13,3 +17,32 @@ def sessions_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Consol
     if not user.is_authenticated:
         return ConsoleSession.objects.none()
     return ConsoleSession.objects.filter(user=user).select_related("account__resource__project")
+
+
+def sessions_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[ConsoleSession]:
+    """Everyone's sessions for ops (the view_consolesession permission), else one's own."""
+    if (
+        user.is_authenticated
+        and user.is_active
+        and user.has_perm("sessions_app.view_consolesession")
+    ):
+        return ConsoleSession.objects.select_related("account__resource__project")
+    return sessions_for_user(user)
+
+
+def active_at_q(instant: datetime) -> Q:
+    """Sessions whose console access covered `instant`: [activated_at, end).
+
+    The end is AWS's expiry, or the revocation time if that came first. Pending and
+    failed sessions never gave access. A session lasts at most MAX_SECONDS, so the
+    redundant lower bound on activated_at lets the database scan one hour of an index
+    instead of all history before `instant`.
+    """
+    try:
+        earliest = instant - timedelta(seconds=MAX_SECONDS)
+    except OverflowError:  # an instant in the first hour of year 1
+        earliest = datetime.min.replace(tzinfo=UTC)
+    window = Q(activated_at__lte=instant, activated_at__gt=earliest)
+    running = Q(status__in=[Status.ACTIVE, Status.EXPIRED], expires_at__gt=instant)
+    revoked = Q(status=Status.REVOKED, expires_at__gt=instant, ended_at__gt=instant)
+    return window & (running | revoked)

@@ -385,3 +385,21 @@ def test_console_session_history_is_read_only_in_the_admin(admin_client, aws):
     )
     session.refresh_from_db()
     assert session.status == "pending"
+
+
+def test_deleting_in_the_admin_is_refused_while_something_depends_on_it(admin_client, aws):
+    from .factories import ConsoleSessionFactory
+
+    used = AccountFactory()
+    ConsoleSessionFactory(account=used)
+    page = admin_client.get(reverse("admin:accounts_pamaccount_delete", args=[used.pk]))
+    assert "Cannot delete PAM account" in page.content.decode()
+    admin_client.post(reverse("admin:accounts_pamaccount_delete", args=[used.pk]), {"post": "yes"})
+    assert PamAccount.objects.filter(pk=used.pk).exists()
+
+    unused = AccountFactory()
+    response = admin_client.post(
+        reverse("admin:accounts_pamaccount_delete", args=[unused.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not PamAccount.objects.filter(pk=unused.pk).exists()

@@ -1,0 +1,279 @@
+"""REST API for PAM accounts (and Access), grants and personal API tokens."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.db.models import QuerySet
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from pam_project.api import (
+    ModelPermissionsForWrites,
+    ServiceModelViewSet,
+    form_errors,
+    request_fields,
+)
+from pam_project.http import client_ip, public_url
+from resources.models import AwsIamResource
+from sessions_app.models import FailureStep
+
+from . import services
+from .durations import format_duration
+from .failures import failure_guidance, failure_status
+from .forms import GrantForm, PamAccountForm
+from .models import AccountGrant, ApiToken, PamAccount
+from .selectors import accounts_for_user, accounts_visible_to, grants_visible_to, tokens_of
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    resource = serializers.PrimaryKeyRelatedField(
+        queryset=AwsIamResource.objects.all(), help_text="Set at creation; cannot be changed."
+    )
+    session_duration = serializers.CharField(
+        help_text="15m to 1h, written like 15m, 30m, 45m, 1h, 900s or 1h0m (or seconds)."
+    )
+    session_duration_seconds = serializers.IntegerField(source="session_duration", read_only=True)
+    granted = serializers.SerializerMethodField(help_text="Whether you may Access it.")
+
+    class Meta:
+        model = PamAccount
+        fields = [
+            "id",
+            "resource",
+            "name",
+            "description",
+            "target_role_arn",
+            "session_duration",
+            "session_duration_seconds",
+            "granted",
+            "validated_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["validated_at", "created_at", "updated_at"]
+
+    def to_representation(self, instance: PamAccount) -> dict:
+        data = super().to_representation(instance)
+        data["session_duration"] = format_duration(instance.session_duration)
+        return data
+
+    def get_granted(self, account: PamAccount) -> bool:
+        granted_ids = self.context.get("granted_ids")
+        if granted_ids is None:
+            granted_ids = set(
+                accounts_for_user(self.context["request"].user).values_list("pk", flat=True)
+            )
+            self.context["granted_ids"] = granted_ids
+        return account.pk in granted_ids
+
+
+class AccessSerializer(serializers.Serializer):
+    session_id = serializers.IntegerField()
+    signin_url = serializers.URLField(
+        help_text="One-time AWS Console sign-in URL, valid for 15 minutes. A credential: "
+        "open it, do not store or log it."
+    )
+    expires_at = serializers.DateTimeField(help_text="When the console session ends (AWS).")
+
+
+class AccessErrorSerializer(serializers.Serializer):
+    session_id = serializers.IntegerField(help_text="The failed attempt's Console Session.")
+    step = serializers.ChoiceField(choices=FailureStep.choices)
+    code = serializers.CharField(help_text="AWS's error code, or ours for network faults.")
+    message = serializers.CharField()
+    checks = serializers.ListField(child=serializers.CharField(), help_text="What to check.")
+
+
+class PamAccountUpdateForm(PamAccountForm):
+    class Meta(PamAccountForm.Meta):
+        fields = ["name", "description", "target_role_arn", "session_duration"]
+
+
+class AccountViewSet(ServiceModelViewSet):
+    """PAM accounts. Saving validates the whole chain (both hops) against AWS."""
+
+    serializer_class = AccountSerializer
+    queryset = PamAccount.objects.none()
+    create_form = PamAccountForm
+    update_form = PamAccountUpdateForm
+    immutable_fields = frozenset({"resource"})
+
+    def get_queryset(self) -> QuerySet[PamAccount]:
+        return accounts_visible_to(self.request.user).order_by(
+            "resource__project__name", "resource__name", "name"
+        )
+
+    def create_object(self, form: PamAccountForm) -> PamAccount:
+        return services.account_create(actor=self.request.user, checked=True, **form.cleaned_data)
+
+    def update_object(self, instance: PamAccount, form: PamAccountForm) -> PamAccount:
+        return services.account_update(
+            account=instance, actor=self.request.user, checked=True, **self.changes(form)
+        )
+
+    def delete_object(self, instance: PamAccount) -> None:
+        services.account_delete(account=instance, actor=self.request.user)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: AccessSerializer,
+            403: OpenApiResponse(description="Visible to you (you manage it) but not granted."),
+            404: OpenApiResponse(description="No such account, or not yours to see."),
+            502: OpenApiResponse(AccessErrorSerializer, description="An AWS step failed."),
+            503: OpenApiResponse(AccessErrorSerializer, description="Could not finish here."),
+        },
+        summary="Access: a console sign-in URL for this account",
+    )
+    @action(detail=True, methods=["post"], permission_classes=[permissions.IsAuthenticated])
+    def access(self, request: Request, pk: str | None = None) -> Response:
+        """Run the Access chain; the same grants, recording and failures as the web page."""
+        account = self.get_object()
+        if not accounts_for_user(request.user).filter(pk=account.pk).exists():
+            raise exceptions.PermissionDenied("You are not granted this account.")
+        try:
+            granted = services.account_access(
+                account=account,
+                user=request.user,
+                client_ip=client_ip(request),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                issuer=public_url(request, reverse("account-detail", args=[account.pk])),
+                signin_url_override=settings.PAM_SIGNIN_URL,
+            )
+        except services.AccessFailed as failure:
+            body = {
+                "session_id": failure.session.pk,
+                "step": failure.step,
+                "code": failure.code,
+                "message": failure.message,
+                "checks": failure_guidance(account, failure).checks,
+            }
+            return Response(body, status=failure_status(failure.step), headers=NO_STORE)
+        body = {
+            "session_id": granted.session.pk,
+            "signin_url": granted.login_url,
+            "expires_at": serializers.DateTimeField().to_representation(granted.session.expires_at),
+        }
+        return Response(body, headers=NO_STORE)
+
+
+class GrantSerializer(serializers.ModelSerializer):
+    account = serializers.PrimaryKeyRelatedField(queryset=PamAccount.objects.all())
+    user = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), allow_null=True, required=False
+    )
+    group = serializers.PrimaryKeyRelatedField(
+        queryset=Group.objects.all(), allow_null=True, required=False
+    )
+
+    class Meta:
+        model = AccountGrant
+        fields = ["id", "account", "user", "group", "created_at", "created_by"]
+        read_only_fields = ["created_at", "created_by"]
+
+
+class GrantViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Who may Access which account: one user or one group per grant. To change a grant,
+    delete it and create another."""
+
+    serializer_class = GrantSerializer
+    permission_classes = [ModelPermissionsForWrites]
+    queryset = AccountGrant.objects.none()
+
+    def get_queryset(self) -> QuerySet[AccountGrant]:
+        return grants_visible_to(self.request.user).order_by("id")
+
+    def create(self, request: Request, *args: object, **kwargs: object) -> Response:
+        form = GrantForm(data=request_fields(request))
+        if not form.is_valid():
+            raise serializers.ValidationError(form_errors(form))
+        grant = services.grant_create(actor=request.user, **form.cleaned_data)
+        return Response(self.get_serializer(grant).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: AccountGrant) -> None:
+        services.grant_delete(grant=instance, actor=self.request.user)
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    expires_in_days = serializers.IntegerField(
+        write_only=True,
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=services.TOKEN_MAX_DAYS,
+        help_text="Optional lifetime in days.",
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+            "expires_in_days",
+        ]
+        read_only_fields = ["prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+
+
+class NewTokenSerializer(TokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="The token. Shown once: store it now.")
+
+    class Meta(TokenSerializer.Meta):
+        fields = [*TokenSerializer.Meta.fields, "token"]
+
+
+class TokenViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Your personal API tokens. Send one as `Authorization: Bearer pam_...`. Only a hash is
+    stored; revoking (DELETE) takes effect at once."""
+
+    serializer_class = TokenSerializer
+    permission_classes = [permissions.IsAuthenticated]
+    queryset = ApiToken.objects.none()
+
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        return tokens_of(self.request.user)
+
+    @extend_schema(responses={201: NewTokenSerializer})
+    def create(self, request: Request, *args: object, **kwargs: object) -> Response:
+        if isinstance(request.auth, ApiToken):
+            # A stolen token must not be able to mint itself a successor.
+            raise exceptions.PermissionDenied(
+                "Create tokens from a signed-in session, not with another token."
+            )
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, raw = services.token_create(
+            user=request.user,
+            name=serializer.validated_data["name"],
+            expires_in_days=serializer.validated_data.get("expires_in_days"),
+        )
+        token.token = raw
+        return Response(
+            NewTokenSerializer(token).data, status=status.HTTP_201_CREATED, headers=NO_STORE
+        )
+
+    def perform_destroy(self, instance: ApiToken) -> None:
+        services.token_revoke(token=instance, actor=self.request.user)

@@ -1,0 +1,29 @@
+"""How a failed Access is presented, by the web page and the API alike."""
+
+from __future__ import annotations
+
+from resources.guidance import Guidance, guidance_for
+from sessions_app.models import FailureStep
+
+from .models import PamAccount
+from .services import AccessFailed
+
+AWS_STEPS = {FailureStep.RESOURCE_ROLE, FailureStep.TARGET_ROLE, FailureStep.FEDERATION}
+
+
+def failure_status(step: str) -> int:
+    """502 when AWS (or the way to it) failed; 503 when our side could not finish."""
+    return 502 if step in AWS_STEPS else 503
+
+
+def failure_guidance(account: PamAccount, failure: AccessFailed) -> Guidance:
+    resource = account.resource
+    return guidance_for(
+        failure.step,
+        failure.code,
+        external_id=resource.project.external_id,
+        resource_role_arn=resource.resource_role_arn,
+        target_role_arn=account.target_role_arn,
+        source_identity=resource.set_source_identity,
+        tag_session=resource.tag_session,
+    )

@@ -1,0 +1,132 @@
+"""What every API endpoint shares: scoping, write permissions, errors, form-backed writes.
+
+Writes are validated by the same Django forms as the admin (and so by the same service
+checks), so a bad ARN or duration gets the same message, on the same field, everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, ProtectedError
+from django.forms import BaseForm, ModelForm, model_to_dict
+from django.http import Http404
+from rest_framework import exceptions, permissions, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The object is in use."
+    default_code = "conflict"
+
+
+class ModelPermissionsForWrites(permissions.DjangoModelPermissions):
+    """Reads: any signed-in user (querysets are scoped per user). Writes: model perms."""
+
+    perms_map = {
+        **permissions.DjangoModelPermissions.perms_map,
+        "GET": [],
+        "HEAD": [],
+        "OPTIONS": [],
+    }
+
+
+def request_fields(request: Request) -> dict[str, Any]:
+    """The request body as field -> value, or a 400 if it is not an object."""
+    data = request.data
+    if hasattr(data, "dict"):  # a QueryDict from a form or multipart body
+        return data.dict()
+    if not isinstance(data, dict):
+        raise exceptions.ValidationError({"non_field_errors": ["Send a JSON object."]})
+    return dict(data)
+
+
+def form_errors(form: BaseForm) -> dict[str, list[str]]:
+    return {
+        ("non_field_errors" if field == "__all__" else field): [str(m) for m in messages]
+        for field, messages in form.errors.items()
+    }
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(serializers.as_serializer_error(exc))
+    elif isinstance(exc, ProtectedError):
+        exc = Conflict("This object is still referenced; remove what depends on it first.")
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    return drf_exception_handler(exc, context)
+
+
+class FormWrites:
+    """Create/update through a Django form (validation) and a service (the write).
+
+    Subclasses set `create_form` / `update_form` and implement `create_object(form)` /
+    `update_object(instance, form)`.
+    """
+
+    create_form: type[ModelForm]
+    update_form: type[ModelForm]
+    request: Request
+
+    def bound_form(
+        self, form_class: type[ModelForm], instance: Model | None = None, *, partial: bool = False
+    ) -> ModelForm:
+        data: dict[str, Any] = {}
+        if instance is not None and partial:
+            # PATCH: a field left out keeps its value, as in a form showing it.
+            data.update(model_to_dict(instance, fields=list(form_class._meta.fields)))
+        data.update(request_fields(self.request))
+        form = form_class(data=data, instance=instance)
+        form.actor = self.request.user
+        if not form.is_valid():
+            raise exceptions.ValidationError(form_errors(form))
+        return form
+
+    def changes(self, form: ModelForm) -> dict[str, Any]:
+        return {field: form.cleaned_data[field] for field in form.changed_data}
+
+
+class ServiceModelViewSet(FormWrites, viewsets.ModelViewSet):
+    """CRUD where writes go through a form (validation) and a service (the write)."""
+
+    permission_classes = [ModelPermissionsForWrites]
+    # Accepted at creation, refused afterwards (the admin shows them read-only).
+    immutable_fields: frozenset[str] = frozenset()
+
+    def create_object(self, form: ModelForm) -> Model:
+        raise NotImplementedError
+
+    def update_object(self, instance: Model, form: ModelForm) -> Model:
+        raise NotImplementedError
+
+    def delete_object(self, instance: Model) -> None:
+        raise NotImplementedError
+
+    def create(self, request: Request, *args: object, **kwargs: object) -> Response:
+        instance = self.create_object(self.bound_form(self.create_form))
+        return Response(self.get_serializer(instance).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: object, **kwargs: object) -> Response:
+        instance = self.get_object()
+        refused = self.immutable_fields & set(request_fields(request))
+        if refused:
+            raise serializers.ValidationError(
+                {field: ["This field cannot be changed."] for field in sorted(refused)}
+            )
+        partial = kwargs.get("partial", False)
+        form = self.bound_form(self.update_form, instance, partial=partial)
+        # The form updated `instance` in memory; the service compares against the row.
+        fresh = self.get_queryset().get(pk=instance.pk)
+        return Response(self.get_serializer(self.update_object(fresh, form)).data)
+
+    def destroy(self, request: Request, *args: object, **kwargs: object) -> Response:
+        try:
+            self.delete_object(self.get_object())
+        except DjangoValidationError as exc:
+            raise Conflict(exc.messages[0]) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

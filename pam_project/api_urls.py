@@ -1,0 +1,22 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from accounts.api import AccountViewSet, GrantViewSet, TokenViewSet
+from resources.api import ProjectViewSet, ResourceViewSet
+from sessions_app.api import SessionViewSet
+
+router = DefaultRouter()
+router.register("projects", ProjectViewSet, basename="project")
+router.register("resources", ResourceViewSet, basename="resource")
+router.register("accounts", AccountViewSet, basename="account")
+router.register("grants", GrantViewSet, basename="grant")
+router.register("sessions", SessionViewSet, basename="session")
+router.register("tokens", TokenViewSet, basename="token")
+
+urlpatterns = [
+    path("v1/", include((router.urls, "api"), namespace="api")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]

@@ -1,0 +1,75 @@
+"""REST API for Console Session history."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import filters, pagination, serializers, viewsets
+
+from .filters import SessionFilter
+from .models import ConsoleSession
+from .selectors import sessions_visible_to
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    account_name = serializers.CharField(source="account.name", read_only=True)
+    resource = serializers.IntegerField(source="account.resource_id", read_only=True)
+    resource_name = serializers.CharField(source="account.resource.name", read_only=True)
+    project = serializers.IntegerField(source="account.resource.project_id", read_only=True)
+    project_name = serializers.CharField(source="account.resource.project.name", read_only=True)
+
+    class Meta:
+        model = ConsoleSession
+        fields = [
+            "id",
+            "user",
+            "user_email",
+            "account",
+            "account_name",
+            "resource",
+            "resource_name",
+            "project",
+            "project_name",
+            "target_role_arn",
+            "resource_role_arn",
+            "role_session_name",
+            "duration_seconds",
+            "status",
+            "failure_step",
+            "error_code",
+            "error_message",
+            "client_ip",
+            "user_agent",
+            "assumed_role_arn",
+            "access_key_id",
+            "created_at",
+            "activated_at",
+            "expires_at",
+            "ended_at",
+        ]
+        read_only_fields = fields
+
+
+class SessionCursorPagination(pagination.CursorPagination):
+    # A cursor keeps each page a short index range scan however deep one pages into
+    # millions of rows, and rows arriving meanwhile never shift a page.
+    ordering = "-created_at"
+    page_size = 100
+    page_size_query_param = "limit"
+    max_page_size = 1000
+
+
+class SessionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Console Sessions: one per Access attempt. Ops (the `sessions_app.view_consolesession`
+    permission) see all of them; everyone else sees their own."""
+
+    serializer_class = SessionSerializer
+    queryset = ConsoleSession.objects.none()
+    filter_backends = [DjangoFilterBackend, filters.OrderingFilter]
+    filterset_class = SessionFilter
+    ordering_fields = ["created_at"]
+    ordering = ["-created_at"]
+    pagination_class = SessionCursorPagination
+
+    def get_queryset(self) -> QuerySet[ConsoleSession]:
+        return sessions_visible_to(self.request.user)

@@ -1,0 +1,75 @@
+"""Session history filters, shared by the REST API and the `sessions` command."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import django_filters
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django_filters.fields import IsoDateTimeField
+
+from .models import ConsoleSession, Status
+from .selectors import active_at_q
+
+
+class UTCIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601, converted to UTC before it reaches the database.
+
+    Python accepts offsets up to 24 hours and PostgreSQL does not ("time zone
+    displacement out of range"): any valid instant is sent as UTC instead.
+    """
+
+    def to_python(self, value: object) -> datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValidationError("Enter a time between years 1 and 9999.") from None
+
+
+class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCIsoDateTimeField
+
+
+class SessionFilter(django_filters.FilterSet):
+    user_email = django_filters.CharFilter(
+        field_name="user_email", lookup_expr="iexact", help_text="The user's email (any case)."
+    )
+    account = django_filters.NumberFilter(field_name="account_id", help_text="PAM account id.")
+    resource = django_filters.NumberFilter(
+        field_name="account__resource_id", help_text="AWS IAM resource id."
+    )
+    project = django_filters.NumberFilter(
+        field_name="account__resource__project_id", help_text="Project id."
+    )
+    status = django_filters.ChoiceFilter(choices=Status.choices)
+    created_after = UTCIsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", help_text="Created at or after (ISO 8601)."
+    )
+    created_before = UTCIsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", help_text="Created before (ISO 8601)."
+    )
+    active_at = UTCIsoDateTimeFilter(
+        method="filter_active_at",
+        help_text=(
+            "Sessions whose console access covered this instant (ISO 8601): activated at "
+            "or before it and not yet expired at it. Answers 'who held access at T'."
+        ),
+    )
+    access_key_id = django_filters.CharFilter(
+        field_name="access_key_id",
+        lookup_expr="iexact",
+        help_text="The temporary access key id CloudTrail shows for the console session.",
+    )
+
+    class Meta:
+        model = ConsoleSession
+        fields: list[str] = []
+
+    def filter_active_at(
+        self, queryset: QuerySet[ConsoleSession], name: str, value: datetime
+    ) -> QuerySet[ConsoleSession]:
+        return queryset.filter(active_at_q(value))
