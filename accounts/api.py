@@ -29,7 +29,7 @@ from .forms import GrantForm, PamAccountForm
 from .models import AccountGrant, ApiToken, PamAccount
 from .selectors import accounts_for_user, accounts_visible_to, grants_visible_to, tokens_of
 
-NO_STORE = {"Cache-Control": "no-store"}
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 class AccountSerializer(serializers.ModelSerializer):

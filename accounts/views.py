@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from itertools import groupby
 
 from django.conf import settings
@@ -44,6 +46,19 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
     return render(request, "accounts/detail.html", {"account": account, "sessions": sessions})
 
 
+def no_referrer(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The strictest Referrer-Policy on responses that lead to the sign-in URL."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    return wrapped
+
+
+@no_referrer
 @never_cache
 @require_POST
 def account_access(request: HttpRequest, account_id: int) -> HttpResponse:
@@ -75,5 +90,5 @@ def account_access(request: HttpRequest, account_id: int) -> HttpResponse:
             status=failure_status(failure.step),
         )
     # The login URL goes to the browser in Location and nowhere else; never_cache and
-    # the site-wide Referrer-Policy: no-referrer keep it out of caches and Referers.
+    # no_referrer keep it out of caches and Referer headers.
     return HttpResponseRedirect(granted.login_url)

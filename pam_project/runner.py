@@ -17,13 +17,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 PASSWORD_FILE = VAR / "admin-password.txt"
+DEMO_PASSWORD_FILE = VAR / "demo-admin-password.txt"
 
 
 def manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, env=env, cwd=ROOT)
 
 
-def ensure_admin(env: dict[str, str]) -> str:
+def ensure_admin(env: dict[str, str], password_file: Path) -> str:
     """Create `admin` with a random password if there is no superuser; say how to log in."""
     result = subprocess.run(
         [
@@ -31,7 +32,7 @@ def ensure_admin(env: dict[str, str]) -> str:
             str(ROOT / "manage.py"),
             "ensure_admin",
             "--password-file",
-            str(PASSWORD_FILE),
+            str(password_file),
         ],
         env=env,
         cwd=ROOT,
@@ -39,10 +40,10 @@ def ensure_admin(env: dict[str, str]) -> str:
         capture_output=True,
         text=True,
     )
-    where = PASSWORD_FILE.relative_to(ROOT)
+    where = password_file.relative_to(ROOT)
     if result.stdout.strip() == "created":
-        return f"Sign in as admin / {PASSWORD_FILE.read_text().strip()} (saved in {where})"
-    if PASSWORD_FILE.exists():
+        return f"Sign in as admin / {password_file.read_text().strip()} (saved in {where})"
+    if password_file.exists():
         return f"Sign in as admin (password in {where}) or any account you created"
     return "Sign in with your admin account (reset: ./dev manage changepassword <name>)"
 
@@ -77,11 +78,12 @@ def main(argv: list[str] | None = None) -> int:
 
     manage("migrate", "--noinput", "-v0", env=env)
     manage("collectstatic", "--noinput", "-v0", env=env)
+    # The demo has its own database, so its own admin.
+    login = ensure_admin(env, DEMO_PASSWORD_FILE if args.demo else PASSWORD_FILE)
     if args.demo:
         from pam_demo.run import seed_demo
 
         banner.extend(seed_demo(env))
-    login = ensure_admin(env)
 
     if not args.no_worker:
         children.append(

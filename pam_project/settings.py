@@ -10,8 +10,10 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from .brokers import transport_options
 
@@ -123,9 +125,11 @@ STORAGES = {
 }
 
 # --- Security headers that hold in every environment -------------------------------
-# The login URL handed out by Access is a bearer credential: it must never leave
-# through a Referer header, nor sit in a cache.
-SECURE_REFERRER_POLICY = "no-referrer"
+# No Referer ever leaves for another origin. Not "no-referrer" site-wide: under it
+# browsers send `Origin: null` with same-site form POSTs, which Django's CSRF check must
+# refuse. The Access responses, which lead to the sign-in URL (a bearer credential), set
+# "no-referrer" themselves.
+SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
@@ -136,8 +140,33 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
 # Base URL of this app as users reach it; used as the federation `Issuer` (where the
 # console sends people when their session ends). Empty: derived from the request.
 PAM_PUBLIC_URL = env.str("PAM_PUBLIC_URL", default="").rstrip("/")
+# Set only by `./dev run --demo` and the tests: allows the local AWS stand-ins.
+PAM_DEMO = env.bool("PAM_DEMO", default=False)
 # Overrides the AWS federation endpoint (tests, demo). Empty: by partition.
 PAM_SIGNIN_URL = env.str("PAM_SIGNIN_URL", default="")
+_signin = urlsplit(PAM_SIGNIN_URL)
+if (
+    PAM_SIGNIN_URL
+    and not PAM_DEMO
+    and not (
+        _signin.scheme == "https"
+        and any(
+            (_signin.hostname or "") == domain or (_signin.hostname or "").endswith("." + domain)
+            for domain in (
+                "signin.aws.amazon.com",
+                "signin.amazonaws-us-gov.com",
+                "signin.amazonaws.cn",
+            )
+        )
+    )
+):
+    # The federation call carries live credentials: sending them to a stand-in, or to
+    # any host that is not AWS's sign-in service, must be a deliberate demo, never a typo.
+    raise ImproperlyConfigured(
+        f"PAM_SIGNIN_URL={PAM_SIGNIN_URL!r} is not an AWS sign-in endpoint (https on "
+        "signin.aws.amazon.com, signin.amazonaws-us-gov.com or signin.amazonaws.cn). "
+        "Local stand-ins are only allowed with PAM_DEMO=true (./dev run --demo, tests)."
+    )
 # How many reverse proxies in front of the app append to X-Forwarded-For; 0 ignores it.
 PAM_TRUSTED_PROXIES = env.int("PAM_TRUSTED_PROXIES", default=0)
 # A pending Console Session older than this was left by a crashed request.

@@ -42,6 +42,8 @@ def test_access_redirects_the_member_to_the_console_and_records_the_session(
     assert location.hostname == "signin.aws.amazon.com"
     assert "SigninToken=" + federation.token in location.query
     assert "no-store" in response["Cache-Control"]
+    # The redirect leads to a bearer credential: no Referer of ours goes with it.
+    assert response["Referrer-Policy"] == "no-referrer"
     row = ConsoleSession.objects.get()
     assert (row.status, row.user, row.user_agent, row.client_ip) == (
         Status.ACTIVE,
@@ -49,6 +51,13 @@ def test_access_redirects_the_member_to_the_console_and_records_the_session(
         "Firefox/140",
         "127.0.0.1",
     )
+
+
+def test_pages_send_referers_only_to_this_site(client, bob):
+    """Not no-referrer everywhere: browsers then send `Origin: null` with form POSTs,
+    and the CSRF check refuses the login form (seen in the browser tests)."""
+    client.force_login(bob)
+    assert client.get("/")["Referrer-Policy"] == "same-origin"
 
 
 def test_access_through_a_group_grant(client, federation, charlie):

@@ -1,0 +1,178 @@
+"""A local AWS (STS + IAM) for the demo and the browser tests: moto's server, behind a
+gate that checks what moto does not.
+
+moto answers AssumeRole for any ARN, with any ExternalId. Real AWS allows it only if the
+role exists and its trust policy lets the caller in: the principal (the caller's
+account root, or its role), `sts:ExternalId` when the policy has that condition, and the
+extra actions `sts:SetSourceIdentity` / `sts:TagSession` when those are sent. The gate
+applies those rules and answers AccessDenied like STS otherwise, so in the demo a typo in
+an ARN or a trust policy fails exactly where it would in AWS.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+# Every credential the demo deployment signs with maps to this account in moto.
+DEPLOYMENT_ACCOUNT = "123456789012"
+_CREDENTIAL = re.compile(r"Credential=([^/]+)/")
+
+
+def _roles() -> Iterable[Any]:
+    from moto.iam.models import iam_backends
+
+    for account_id in list(iam_backends.keys()):
+        for partition in list(iam_backends[account_id].keys()):
+            yield from iam_backends[account_id][partition].roles.values()
+
+
+def find_role(arn: str) -> Any | None:
+    return next((role for role in _roles() if role.arn == arn), None)
+
+
+def assumed_role(access_key_id: str) -> Any | None:
+    """The moto session (role ARN, session name, expiry) behind temporary credentials."""
+    from moto.sts.models import sts_backends
+
+    for account_id in list(sts_backends.keys()):
+        for partition in list(sts_backends[account_id].keys()):
+            found = sts_backends[account_id][partition].get_assumed_role_from_access_key(
+                access_key_id
+            )
+            if found is not None:
+                return found
+    return None
+
+
+def describe_credentials(access_key_id: str) -> dict[str, str]:
+    """For the federation stand-in's console page."""
+    session = assumed_role(access_key_id)
+    if session is None:
+        return {}
+    return {
+        "role_arn": session.role_arn,
+        "session_name": session.session_name,
+        "expires_at": session.expiration.strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _caller(access_key_id: str) -> tuple[str, str, str]:
+    """(account, principal ARN as trust policies name it, ARN as STS reports it)."""
+    session = assumed_role(access_key_id)
+    if session is None:
+        return (
+            DEPLOYMENT_ACCOUNT,
+            f"arn:aws:iam::{DEPLOYMENT_ACCOUNT}:root",
+            f"arn:aws:sts::{DEPLOYMENT_ACCOUNT}:user/moto",
+        )
+    role_arn = session.role_arn
+    account = role_arn.split(":")[4]
+    role_name = role_arn.rsplit("/", 1)[-1]
+    return (
+        account,
+        role_arn,
+        f"arn:aws:sts::{account}:assumed-role/{role_name}/{session.session_name}",
+    )
+
+
+def _principal_allows(principal: Any, account: str, principal_arn: str) -> bool:
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    for value in _as_list(principal.get("AWS", [])):
+        if value in ("*", account, f"arn:aws:iam::{account}:root", principal_arn):
+            return True
+    return False
+
+
+def _conditions_hold(condition: dict[str, Any], params: dict[str, str]) -> bool:
+    for operator, tests in condition.items():
+        for key, expected in tests.items():
+            if key != "sts:ExternalId":
+                continue  # the demo's policies only use this one
+            actual = params.get("ExternalId")
+            if operator == "StringEquals" and actual not in _as_list(expected):
+                return False
+    return True
+
+
+def trust_denial(params: dict[str, str], access_key_id: str) -> str | None:
+    """Why AWS would refuse this AssumeRole, or None if it would allow it."""
+    role_arn = params.get("RoleArn", "")
+    account, principal_arn, caller_arn = _caller(access_key_id)
+    denied = (
+        f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+    )
+    role = find_role(role_arn)
+    if role is None:
+        return denied
+    needed = {"sts:AssumeRole"}
+    if "SourceIdentity" in params:
+        needed.add("sts:SetSourceIdentity")
+    if any(key.startswith("Tags.") for key in params):
+        needed.add("sts:TagSession")
+    document = json.loads(unquote(role.assume_role_policy_document))
+    allowed: set[str] = set()
+    for statement in _as_list(document.get("Statement", [])):
+        if statement.get("Effect") != "Allow":
+            continue
+        if not _principal_allows(statement.get("Principal"), account, principal_arn):
+            continue
+        if not _conditions_hold(statement.get("Condition", {}), params):
+            continue
+        allowed.update(_as_list(statement.get("Action", [])))
+    missing = needed - allowed
+    if not missing:
+        return None
+    if missing == {"sts:AssumeRole"}:
+        return denied
+    return f"User: {caller_arn} is not authorized to perform: {', '.join(sorted(missing))}"
+
+
+def _error(start_response: Callable, message: str) -> list[bytes]:
+    body = (
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
+        f"<Type>Sender</Type><Code>AccessDenied</Code><Message>{message}</Message></Error>"
+        "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+    ).encode()
+    start_response(
+        "403 Forbidden", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+class TrustPolicyGate:
+    """WSGI middleware: check AssumeRole against trust policies, then hand it to moto."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            params = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+            if params.get("Action") == "AssumeRole":
+                match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+                denial = trust_denial(params, match.group(1) if match else "")
+                if denial:
+                    return _error(start_response, denial)
+        return self.app(environ, start_response)
+
+
+def moto_app() -> Callable:
+    """moto's multi-service WSGI app, behind the gate."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return TrustPolicyGate(DomainDispatcherApplication(create_backend_app))

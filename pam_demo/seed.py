@@ -1,0 +1,130 @@
+"""Demo data: IAM roles in the local AWS, and a project, resource, accounts and users.
+
+Built through the app's own services (so the demo's AWS checks run for real against the
+stand-in) and with the same trust policies the admin pages show. Idempotent: the local
+AWS starts empty on every run, so its roles are recreated each time for the project's
+existing External ID.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import boto3
+from django.conf import settings
+from django.contrib.auth.models import User
+
+from accounts import services as account_services
+from accounts.models import AccountGrant, PamAccount
+from resources import aws
+from resources import services as resource_services
+from resources.models import AwsIamResource, Project
+from resources.policies import (
+    resource_role_permissions_policy,
+    resource_role_trust_policy,
+    target_role_trust_policy,
+)
+
+PROJECT = "Demo"
+RESOURCE = "sandbox"
+ACCOUNTS = [
+    # (name, role name, duration, description)
+    ("readonly", "pam-demo-readonly", 1800, "Look around: ReadOnlyAccess in the sandbox."),
+    ("admin", "pam-demo-admin", 900, "Break-glass administrator, 15 minutes at a time."),
+]
+BROKEN = (
+    "broken",
+    "pam-demo-missing",
+    900,
+    "Deliberately broken: its Target Role does not exist, to show a failed Access.",
+)
+LOGINS_FILE = Path(settings.BASE_DIR) / "var" / "demo-logins.txt"
+
+
+def _role(iam, name: str, trust: dict, permissions: dict | None = None) -> str:  # noqa: ANN001
+    try:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    except iam.exceptions.EntityAlreadyExistsException:
+        iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    if permissions:
+        iam.put_role_policy(RoleName=name, PolicyName="pam", PolicyDocument=json.dumps(permissions))
+    return arn["Role"]["Arn"]
+
+
+def _user(username: str, email: str, logins: dict[str, str]) -> User:
+    user, created = User.objects.get_or_create(username=username, defaults={"email": email})
+    if created or username not in logins:
+        logins[username] = secrets.token_urlsafe(9)
+        user.set_password(logins[username])
+        user.save()
+    return user
+
+
+def seed() -> list[str]:
+    logins: dict[str, str] = {}
+    if LOGINS_FILE.exists():
+        logins = dict(line.split(" ", 1) for line in LOGINS_FILE.read_text().split("\n") if line)
+    admin = User.objects.filter(is_superuser=True).order_by("pk").first()
+    project = Project.objects.filter(name=PROJECT).first() or resource_services.project_create(
+        name=PROJECT,
+        description="Local stand-ins for AWS; nothing here touches real AWS.",
+        actor=admin,
+    )
+    deployment = aws.caller_identity().account_id
+    iam = boto3.client("iam")
+    resource_arn = _role(
+        iam,
+        "pam-demo-resource",
+        resource_role_trust_policy(
+            deployment_account_id=deployment, external_id=project.external_id
+        ),
+        resource_role_permissions_policy(account_id=deployment),
+    )
+    for _, role, _, _ in ACCOUNTS:
+        _role(
+            iam,
+            role,
+            target_role_trust_policy(
+                resource_role_arn=resource_arn, external_id=project.external_id
+            ),
+        )
+    resource = AwsIamResource.objects.filter(project=project, name=RESOURCE).first()
+    if resource is None:
+        resource = resource_services.resource_create(
+            project=project, name=RESOURCE, resource_role_arn=resource_arn, actor=admin
+        )
+    demo = _user("demo", "demo.user@example.com", logins)
+    _user("visitor", "visitor@example.com", logins)
+    for name, role, duration, description in ACCOUNTS:
+        account = PamAccount.objects.filter(resource=resource, name=name).first()
+        if account is None:
+            account = account_services.account_create(
+                resource=resource,
+                name=name,
+                description=description,
+                target_role_arn=f"arn:aws:iam::{deployment}:role/{role}",
+                session_duration=duration,
+                actor=admin,
+            )
+        AccountGrant.objects.get_or_create(account=account, user=demo)
+    name, role, duration, description = BROKEN
+    # Saved directly: the services would (rightly) refuse a Target Role that AWS denies.
+    broken, _ = PamAccount.objects.get_or_create(
+        resource=resource,
+        name=name,
+        defaults={
+            "description": description,
+            "session_duration": duration,
+            "target_role_arn": f"arn:aws:iam::{deployment}:role/{role}",
+        },
+    )
+    AccountGrant.objects.get_or_create(account=broken, user=demo)
+    LOGINS_FILE.write_text("".join(f"{u} {p}\n" for u, p in logins.items()))
+    LOGINS_FILE.chmod(0o600)
+    return [
+        f"Demo user (granted readonly, admin, broken): demo / {logins['demo']}",
+        f"Demo outsider (granted nothing): visitor / {logins['visitor']}",
+    ]

@@ -1,0 +1,71 @@
+"""Run the local AWS stand-ins: STS/IAM (moto behind a trust-policy gate) and the
+federation endpoint with its console page. In threads of this process, on loopback.
+
+    python -m pam_demo.standins --aws-port 4566 --federation-port 4567
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+
+from werkzeug.serving import make_server
+
+from .aws_standin import describe_credentials, moto_app
+from .federation import FederationStandIn
+from .servers import RunningServer, serve_wsgi
+
+
+@dataclass
+class Standins:
+    aws: RunningServer
+    federation: RunningServer
+    federation_app: FederationStandIn
+
+    def stop(self) -> None:
+        self.aws.stop()
+        self.federation.stop()
+
+
+def serve_aws(host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+    # werkzeug logs each request line; moto's carry no secrets, but they are noise.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server(host, port, moto_app(), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="pam-aws-standin", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return RunningServer(url=f"http://{host}:{server.server_port}", stop=stop)
+
+
+def start(host: str = "127.0.0.1", aws_port: int = 0, federation_port: int = 0) -> Standins:
+    federation_app = FederationStandIn(describe=describe_credentials)
+    return Standins(
+        aws=serve_aws(host, aws_port),
+        federation=serve_wsgi(federation_app, host=host, port=federation_port),
+        federation_app=federation_app,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--aws-port", type=int, default=0)
+    parser.add_argument("--federation-port", type=int, default=0)
+    args = parser.parse_args()
+    standins = start(aws_port=args.aws_port, federation_port=args.federation_port)
+    print(f"aws={standins.aws.url} federation={standins.federation.url}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    standins.stop()
+
+
+if __name__ == "__main__":
+    main()
