@@ -87,7 +87,7 @@ def seed_demo(env: dict[str, str]) -> list[str]:
             str(ROOT / "manage.py"),
             "shell",
             "-c",
-            "from pam_demo.seed import seed; print('\\n'.join(seed()))",
+            "from pam_demo.seed import banner; print('\\n'.join(banner()))",
         ],
         cwd=ROOT,
         env=env,

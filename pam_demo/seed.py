@@ -63,10 +63,11 @@ def _user(username: str, email: str, logins: dict[str, str]) -> User:
     return user
 
 
-def seed() -> list[str]:
+def seed(logins_file: Path = LOGINS_FILE) -> dict[str, str]:
+    """Create or refresh the demo; returns the demo users' logins (kept in logins_file)."""
     logins: dict[str, str] = {}
-    if LOGINS_FILE.exists():
-        logins = dict(line.split(" ", 1) for line in LOGINS_FILE.read_text().split("\n") if line)
+    if logins_file.exists():
+        logins = dict(line.split(" ", 1) for line in logins_file.read_text().split("\n") if line)
     admin = User.objects.filter(is_superuser=True).order_by("pk").first()
     project = Project.objects.filter(name=PROJECT).first() or resource_services.project_create(
         name=PROJECT,
@@ -122,8 +123,14 @@ def seed() -> list[str]:
         },
     )
     AccountGrant.objects.get_or_create(account=broken, user=demo)
-    LOGINS_FILE.write_text("".join(f"{u} {p}\n" for u, p in logins.items()))
-    LOGINS_FILE.chmod(0o600)
+    logins_file.parent.mkdir(parents=True, exist_ok=True)
+    logins_file.touch(mode=0o600)
+    logins_file.write_text("".join(f"{u} {p}\n" for u, p in logins.items()))
+    return logins
+
+
+def banner() -> list[str]:
+    logins = seed()
     return [
         f"Demo user (granted readonly, admin, broken): demo / {logins['demo']}",
         f"Demo outsider (granted nothing): visitor / {logins['visitor']}",

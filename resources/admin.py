@@ -18,6 +18,7 @@ from .policies import (
     resource_policies,
     resource_role_permissions_policy,
     resource_role_trust_policy,
+    target_role_trust_policy,
 )
 from .selectors import deployment_identity
 
@@ -211,7 +212,7 @@ class AwsIamResourceAdmin(ServiceAdmin):
     def deployment_account(self, obj: AwsIamResource | None) -> SafeString:
         return deployment_account_html()
 
-    @admin.display(description="Resource Role policies")
+    @admin.display(description="Policies")
     def policies(self, obj: AwsIamResource) -> SafeString:
         docs = resource_policies(
             resource_role_arn=obj.resource_role_arn,
@@ -220,10 +221,20 @@ class AwsIamResourceAdmin(ServiceAdmin):
             source_identity=obj.set_source_identity,
             tag_session=obj.tag_session,
         )
+        target_trust = target_role_trust_policy(
+            resource_role_arn=obj.resource_role_arn,
+            external_id=obj.project.external_id,
+            source_identity=obj.set_source_identity,
+            tag_session=obj.tag_session,
+        )
         return format_html(
-            "<p><strong>Trust policy</strong></p>{}<p><strong>Permissions policy</strong></p>{}",
+            "<p><strong>Resource Role trust policy</strong></p>{}"
+            "<p><strong>Resource Role permissions policy</strong></p>{}"
+            "<p><strong>Target Role trust policy</strong> (each Target Role of this resource; "
+            "create the role before adding its PAM account, which is validated on save)</p>{}",
             copyable(as_json(docs["trust"]), "pam-trust-policy", block=True),
             copyable(as_json(docs["permissions"]), "pam-permissions-policy", block=True),
+            copyable(as_json(target_trust), "pam-target-trust-policy", block=True),
         )
 
     def create(self, request: HttpRequest, form: forms.ModelForm) -> AwsIamResource:

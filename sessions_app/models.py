@@ -90,6 +90,10 @@ class ConsoleSession(models.Model):
         return f"#{self.pk} {self.user_email} {self.status}"
 
     @property
+    def target_role_name(self) -> str:
+        return self.target_role_arn.rsplit("/", 1)[-1]
+
+    @property
     def time_left(self) -> float | None:
         """Seconds until expiry for an active session, else None."""
         if self.status != Status.ACTIVE or self.expires_at is None:
