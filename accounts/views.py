@@ -35,7 +35,11 @@ def home(request: HttpRequest) -> HttpResponse:
         )
         for project, items in groupby(accounts, lambda a: a.resource.project)
     ]
-    return render(request, "accounts/home.html", {"projects": projects})
+    return render(
+        request,
+        "accounts/home.html",
+        {"projects": projects, "admin_contact": settings.PAM_ADMIN_CONTACT},
+    )
 
 
 @require_GET

@@ -140,6 +140,8 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
 # Base URL of this app as users reach it; used as the federation `Issuer` (where the
 # console sends people when their session ends). Empty: derived from the request.
 PAM_PUBLIC_URL = env.str("PAM_PUBLIC_URL", default="").rstrip("/")
+# Who grants access, shown to users who have none yet (e.g. "#cloud-access on Slack").
+PAM_ADMIN_CONTACT = env.str("PAM_ADMIN_CONTACT", default="")
 # Set only by `./dev run --demo` and the tests: allows the local AWS stand-ins.
 PAM_DEMO = env.bool("PAM_DEMO", default=False)
 # Overrides the AWS federation endpoint (tests, demo). Empty: by partition.

@@ -92,11 +92,12 @@ def test_404_for_a_missing_account_reads_like_404_for_an_ungranted_one(client, a
     assert missing.content == hidden.content
 
 
-def test_an_ungranted_user_sees_an_empty_state_saying_whom_to_ask(client, charlie):
+def test_an_ungranted_user_sees_an_empty_state_saying_whom_to_ask(client, charlie, settings):
+    settings.PAM_ADMIN_CONTACT = "#cloud-access on Slack"
     client.force_login(charlie)
     page = client.get("/").content.decode()
     assert "No AWS accounts granted to you yet" in page
-    assert "Ask your PAM administrator" in page
+    assert "Ask your PAM administrator (#cloud-access on Slack)" in page
 
 
 def test_anonymous_users_are_sent_to_sign_in_and_come_back_to_the_account(client, aws, account):

@@ -87,3 +87,52 @@ def test_ensure_admin_creates_one_admin_with_a_private_random_password(db, tmp_p
     call_command("ensure_admin", password_file=tmp_path / "again.txt")
     assert User.objects.count() == 1
     assert not (tmp_path / "again.txt").exists()
+
+
+def startup(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    clean = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "pam_project.settings",
+        "SECRET_KEY": "probe",
+        "HOME": str(tmp_path),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_production_refuses_a_federation_endpoint_that_is_not_aws(tmp_path):
+    for url in (
+        "http://127.0.0.1:9000",
+        "https://signin.aws.amazon.com.attacker.io/federation",
+        "https://internal.example.com/federation",
+    ):
+        result = startup({"PAM_SIGNIN_URL": url}, tmp_path)
+        assert result.returncode != 0
+        assert "is not an AWS sign-in endpoint" in result.stderr
+        assert "PAM_DEMO=true" in result.stderr
+
+
+def test_aws_endpoints_and_the_demo_stand_in_are_accepted(tmp_path):
+    assert (
+        startup(
+            {"PAM_SIGNIN_URL": "https://us-east-1.signin.aws.amazon.com/federation"}, tmp_path
+        ).returncode
+        == 0
+    )
+    assert (
+        startup({"PAM_SIGNIN_URL": "https://signin.amazonaws.cn/federation"}, tmp_path).returncode
+        == 0
+    )
+    assert (
+        startup(
+            {"PAM_SIGNIN_URL": "http://127.0.0.1:9000", "PAM_DEMO": "true"}, tmp_path
+        ).returncode
+        == 0
+    )
