@@ -11,9 +11,16 @@ from datetime import timedelta
 from django.contrib.auth.models import AbstractUser, Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Model
 from django.utils import timezone
 
+from audit.services import (
+    audit_record,
+    delete_recorded,
+    record_create,
+    record_update,
+    snapshot,
+)
+from pam_project.db import save_unique
 from resources import aws
 from resources.models import AwsIamResource
 from resources.services import (
@@ -88,12 +95,9 @@ def account_check(
         raise ValidationError({field_name: message}) from None
 
 
-def _save(instance: Model, unique_field: str) -> None:
-    try:
-        with transaction.atomic():
-            instance.save()
-    except IntegrityError:
-        raise ValidationError({unique_field: "That name is already taken here."}) from None
+ACCOUNT_AUDIT = ["resource", "name", "description", "target_role_arn", "session_duration"]
+GRANT_AUDIT = ["account", "user", "group"]
+TOKEN_AUDIT = ["user", "name", "prefix", "expires_at"]
 
 
 def account_create(
@@ -126,7 +130,9 @@ def account_create(
             actor=actor,
         )
     account.validated_at = timezone.now()
-    _save(account, "name")
+    with transaction.atomic():
+        save_unique(account, "name")
+        record_create(account, ACCOUNT_AUDIT, actor)
     return account
 
 
@@ -136,6 +142,7 @@ def account_update(
     for name in changes:
         if name not in ACCOUNT_FIELDS:
             raise ValidationError({name: "This field cannot be changed."})
+    before = snapshot(account, ACCOUNT_AUDIT)
     changed = {f for f, v in changes.items() if getattr(account, f) != v}
     for name in changed:
         value = changes[name]
@@ -154,7 +161,9 @@ def account_update(
                 actor=actor,
             )
         account.validated_at = timezone.now()
-    _save(account, "name")
+    with transaction.atomic():
+        save_unique(account, "name")
+        record_update(account, before, ACCOUNT_AUDIT, actor)
     return account
 
 
@@ -170,13 +179,14 @@ def grant_create(
     try:
         with transaction.atomic():
             grant.save()
+            record_create(grant, GRANT_AUDIT, actor)
     except IntegrityError:
         raise ValidationError("This grant already exists.") from None
     return grant
 
 
 def grant_delete(*, grant: AccountGrant, actor: AbstractUser) -> None:
-    grant.delete()
+    delete_recorded(grant, GRANT_AUDIT, actor)
 
 
 def account_delete(*, account: PamAccount, actor: AbstractUser) -> None:
@@ -187,7 +197,7 @@ def account_delete(*, account: PamAccount, actor: AbstractUser) -> None:
             "deleted. Remove its grants to stop further Access.",
             code="in_use",
         )
-    account.delete()
+    delete_recorded(account, ACCOUNT_AUDIT, actor)
 
 
 # --- API tokens ------------------------------------------------------------------------
@@ -221,13 +231,22 @@ def token_create(
         expires_at=timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None,
     )
     token.full_clean()
-    token.save()
+    with transaction.atomic():
+        token.save()
+        record_create(token, TOKEN_AUDIT, user)
     return token, raw
 
 
 def token_revoke(*, token: ApiToken, actor: AbstractUser) -> None:
     """Revoked tokens stop working at once; the row stays, to show what existed."""
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if revoked:
+            audit_record(
+                actor=actor, action="update", instance=token, changes={"revoked_at": [None, "now"]}
+            )
 
 
 def token_authenticate(raw: str) -> ApiToken | None:

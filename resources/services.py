@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Model
+from django.db import transaction
 from django.utils import timezone
+
+from audit.services import delete_recorded, record_create, record_update, snapshot
+from pam_project.db import save_unique
 
 from . import aws
 from .guidance import guidance_for
@@ -70,19 +72,16 @@ def resource_check(
         raise ValidationError({"resource_role_arn": message}) from None
 
 
-def _save(instance: Model, unique_field: str) -> None:
-    """Save, turning a lost uniqueness race into the same message full_clean gives."""
-    try:
-        with transaction.atomic():
-            instance.save()
-    except IntegrityError:
-        raise ValidationError({unique_field: "That name is already taken here."}) from None
+PROJECT_AUDIT = ["name", "description", "external_id"]
+RESOURCE_AUDIT = ["project", "name", "resource_role_arn", "set_source_identity", "tag_session"]
 
 
 def project_create(*, name: str, description: str = "", actor: AbstractUser) -> Project:
     project = Project(name=name.strip(), description=description)
     project.full_clean()
-    _save(project, "name")
+    with transaction.atomic():
+        save_unique(project, "name")
+        record_create(project, PROJECT_AUDIT, actor)
     return project
 
 
@@ -90,10 +89,13 @@ def project_update(*, project: Project, actor: AbstractUser, **changes: object) 
     for field in changes:
         if field not in {"name", "description"}:
             raise ValidationError({field: "This field cannot be changed."})
+    before = snapshot(project, PROJECT_AUDIT)
     for field, value in changes.items():
         setattr(project, field, value.strip() if field == "name" else value)
     project.full_clean()
-    _save(project, "name")
+    with transaction.atomic():
+        save_unique(project, "name")
+        record_update(project, before, PROJECT_AUDIT, actor)
     return project
 
 
@@ -102,7 +104,7 @@ def project_delete(*, project: Project, actor: AbstractUser) -> None:
         raise ValidationError(
             "This project still has AWS IAM resources: delete them first.", code="in_use"
         )
-    project.delete()
+    delete_recorded(project, PROJECT_AUDIT, actor)
 
 
 def resource_delete(*, resource: AwsIamResource, actor: AbstractUser) -> None:
@@ -110,7 +112,7 @@ def resource_delete(*, resource: AwsIamResource, actor: AbstractUser) -> None:
         raise ValidationError(
             "This resource still has PAM accounts: delete them first.", code="in_use"
         )
-    resource.delete()
+    delete_recorded(resource, RESOURCE_AUDIT, actor)
 
 
 RESOURCE_FIELDS = {"name", "resource_role_arn", "set_source_identity", "tag_session"}
@@ -149,7 +151,9 @@ def resource_create(
             actor=actor,
         )
     resource.validated_at = timezone.now()
-    _save(resource, "name")
+    with transaction.atomic():
+        save_unique(resource, "name")
+        record_create(resource, RESOURCE_AUDIT, actor)
     return resource
 
 
@@ -160,6 +164,7 @@ def resource_update(
     for field in changes:
         if field not in RESOURCE_FIELDS:
             raise ValidationError({field: "This field cannot be changed."})
+    before = snapshot(resource, RESOURCE_AUDIT)
     changed = {f for f, v in changes.items() if getattr(resource, f) != v}
     for field in changed:
         value = changes[field]
@@ -174,5 +179,7 @@ def resource_update(
                 actor=actor,
             )
         resource.validated_at = timezone.now()
-    _save(resource, "name")
+    with transaction.atomic():
+        save_unique(resource, "name")
+        record_update(resource, before, RESOURCE_AUDIT, actor)
     return resource
