@@ -128,6 +128,9 @@ class AccountViewSet(ServiceModelViewSet):
             403: OpenApiResponse(description="Visible to you (you manage it) but not granted."),
             404: OpenApiResponse(description="No such account, or not yours to see."),
             502: OpenApiResponse(AccessErrorSerializer, description="An AWS step failed."),
+            429: OpenApiResponse(
+                AccessErrorSerializer, description="Too many attempts (see Retry-After)."
+            ),
             503: OpenApiResponse(AccessErrorSerializer, description="Could not finish here."),
         },
         summary="Access: a console sign-in URL for this account",
@@ -155,7 +158,10 @@ class AccountViewSet(ServiceModelViewSet):
                 "message": failure.message,
                 "checks": failure_guidance(account, failure).checks,
             }
-            return Response(body, status=failure_status(failure.step), headers=NO_STORE)
+            headers = dict(NO_STORE)
+            if failure.retry_after:
+                headers["Retry-After"] = str(failure.retry_after)
+            return Response(body, status=failure_status(failure.step), headers=headers)
         body = {
             "session_id": granted.session.pk,
             "signin_url": granted.login_url,

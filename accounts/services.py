@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -29,6 +31,7 @@ from resources.services import (
 )
 from sessions_app import services as session_services
 from sessions_app.models import ConsoleSession, FailureStep
+from sessions_app.selectors import recent_attempts
 
 from .models import AccountGrant, ApiToken, PamAccount
 
@@ -277,15 +280,51 @@ class AccessGranted:
 
 
 class AccessFailed(Exception):
-    def __init__(self, session: ConsoleSession, step: str, code: str, message: str) -> None:
+    def __init__(
+        self,
+        session: ConsoleSession,
+        step: str,
+        code: str,
+        message: str,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(f"{step}: {code}")
         self.session = session
         self.step = step
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
-def _fail(session: ConsoleSession, step: str, code: str, message: str) -> AccessFailed:
+def _check_rate(session: ConsoleSession, user: AbstractUser) -> None:
+    """Refuse (and record the refusal) past PAM_ACCESS_RATE attempts per window.
+
+    Counted after this attempt's row is written, among rows up to its id, so that
+    concurrent attempts cannot all slip under the limit together.
+    """
+    limit, seconds = settings.PAM_ACCESS_RATE
+    attempts = recent_attempts(user, up_to_id=session.pk, seconds=seconds)
+    if attempts.count() <= limit:
+        return
+    oldest = attempts.order_by("created_at").values_list("created_at", flat=True).first()
+    retry_after = (
+        max(1, math.ceil((oldest + timedelta(seconds=seconds) - timezone.now()).total_seconds()))
+        if oldest
+        else seconds
+    )
+    window = {1: "second", 60: "minute", 3600: "hour"}.get(seconds, f"{seconds} seconds")
+    raise _fail(
+        session,
+        FailureStep.RATE_LIMITED,
+        "TooManyRequests",
+        f"More than {limit} Access attempts in a {window}; try again in {retry_after} s.",
+        retry_after=retry_after,
+    )
+
+
+def _fail(
+    session: ConsoleSession, step: str, code: str, message: str, retry_after: int | None = None
+) -> AccessFailed:
     session_services.session_fail(session=session, step=step, code=code, message=message)
     log.info(
         "Access failed: console session %s, user %s, account %s, step %s, code %s",
@@ -295,7 +334,7 @@ def _fail(session: ConsoleSession, step: str, code: str, message: str) -> Access
         step,
         code,
     )
-    return AccessFailed(session, step, code, message)
+    return AccessFailed(session, step, code, message, retry_after=retry_after)
 
 
 def account_access(
@@ -323,6 +362,7 @@ def account_access(
         client_ip=client_ip,
         user_agent=user_agent,
     )
+    _check_rate(session, user)
     source_identity = session_name if resource.set_source_identity else None
     step = FailureStep.RESOURCE_ROLE
     try:

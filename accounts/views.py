@@ -82,7 +82,7 @@ def account_access(request: HttpRequest, account_id: int) -> HttpResponse:
             signin_url_override=settings.PAM_SIGNIN_URL,
         )
     except services.AccessFailed as failure:
-        return render(
+        response = render(
             request,
             "accounts/access_failed.html",
             {
@@ -93,6 +93,9 @@ def account_access(request: HttpRequest, account_id: int) -> HttpResponse:
             },
             status=failure_status(failure.step),
         )
+        if failure.retry_after:
+            response["Retry-After"] = str(failure.retry_after)
+        return response
     # The login URL goes to the browser in Location and nowhere else; never_cache and
     # no_referrer keep it out of caches and Referer headers.
     return HttpResponseRedirect(granted.login_url)

@@ -7,6 +7,7 @@ cache, and a Celery broker on the local filesystem, so clicking Access needs no 
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -66,6 +67,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "pam_project.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -173,6 +175,16 @@ if (
     )
 # How many reverse proxies in front of the app append to X-Forwarded-For; 0 ignores it.
 PAM_TRUSTED_PROXIES = env.int("PAM_TRUSTED_PROXIES", default=0)
+# Access attempts per user: "<count>/<s|m|h>". Past it, Access answers 429 and the
+# refusal is recorded. Counted from the Console Session rows, so it holds across web
+# processes with no shared cache.
+PAM_ACCESS_RATE_LIMIT = env.str("PAM_ACCESS_RATE_LIMIT", default="20/m")
+_rate = re.fullmatch(r"(\d+)/([smh])", PAM_ACCESS_RATE_LIMIT.strip())
+if _rate is None or int(_rate[1]) < 1:
+    raise ImproperlyConfigured(
+        f"PAM_ACCESS_RATE_LIMIT={PAM_ACCESS_RATE_LIMIT!r}: use <count>/<s|m|h>, e.g. 20/m."
+    )
+PAM_ACCESS_RATE = (int(_rate[1]), {"s": 1, "m": 60, "h": 3600}[_rate[2]])
 # A pending Console Session older than this was left by a crashed request.
 PAM_PENDING_TIMEOUT = timedelta(minutes=5)
 # How many rows one sweep statement touches, so a backlog never holds long locks.
@@ -218,18 +230,23 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
+    "filters": {"redact": {"()": "pam_project.logging.RedactSecretsFilter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # At DEBUG, botocore logs request headers and response bodies (session tokens,
-        # secret keys) and urllib3 logs request lines (the federation query carries the
-        # credentials). Their levels are pinned so that turning LOG_LEVEL to DEBUG can
-        # never write a credential to the logs.
+        # secret keys); urllib3 logs request lines at DEBUG and retried URLs at WARNING,
+        # and the federation query carries the credentials. Their levels are pinned so
+        # that no LOG_LEVEL can write a credential to the logs.
         "botocore": {"level": "INFO"},
         "boto3": {"level": "INFO"},
-        "urllib3": {"level": "INFO"},
+        "urllib3": {"level": "ERROR"},
         "s3transfer": {"level": "INFO"},
     },
 }

@@ -104,6 +104,14 @@ def guidance_for(
                 "try again: the endpoint may be briefly unavailable",
             ],
         )
+    if step == "rate_limited":
+        return Guidance(
+            "Too many Access attempts in a short time",
+            [
+                "wait a little and click Access again (the page says how long)",
+                "each Access opens a new console session: reuse the tab you already have",
+            ],
+        )
     if step == "abandoned":
         return Guidance(
             "The request stopped before it finished",

@@ -22,6 +22,7 @@ class FailureStep(models.TextChoices):
     RESOURCE_ROLE = Step.RESOURCE_ROLE.value, "Resource Role (hop 1)"
     TARGET_ROLE = Step.TARGET_ROLE.value, "Target Role (hop 2)"
     FEDERATION = Step.FEDERATION.value, "Federation sign-in token"
+    RATE_LIMITED = "rate_limited", "Too many Access attempts"
     RECORD = "record", "Recording the session"
     ABANDONED = "abandoned", "Request never finished"
 

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from accounts.durations import MAX_SECONDS
 
-from .models import ConsoleSession, Status
+from .models import ConsoleSession, FailureStep, Status
 
 
 def sessions_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[ConsoleSession]:
@@ -46,3 +47,13 @@ def active_at_q(instant: datetime) -> Q:
     running = Q(status__in=[Status.ACTIVE, Status.EXPIRED], expires_at__gt=instant)
     revoked = Q(status=Status.REVOKED, expires_at__gt=instant, ended_at__gt=instant)
     return window & (running | revoked)
+
+
+def recent_attempts(
+    user: AbstractBaseUser, *, up_to_id: int, seconds: int
+) -> QuerySet[ConsoleSession]:
+    """The user's Access attempts in the last `seconds`, up to and including `up_to_id`,
+    not counting those refused by the rate limit (refusals must not extend it)."""
+    return ConsoleSession.objects.filter(
+        user=user, pk__lte=up_to_id, created_at__gt=timezone.now() - timedelta(seconds=seconds)
+    ).exclude(failure_step=FailureStep.RATE_LIMITED)

@@ -46,7 +46,7 @@ class StsCall:
 class Fault:
     operation: str
     role_arn: str | None
-    kind: str  # "error" | "timeout" | "refused"
+    kind: str  # "error" | "timeout" | "refused" | "malformed"
     status: int = 403
     code: str = "AccessDenied"
     message: str = "Not authorized to perform sts:AssumeRole"
@@ -106,6 +106,13 @@ class AwsRecorder:
                 raise ReadTimeoutError(endpoint_url=request.url)
             if fault.kind == "refused":
                 raise EndpointConnectionError(endpoint_url=request.url)
+            if fault.kind == "malformed":
+                return AWSResponse(
+                    request.url,
+                    200,
+                    {"Content-Type": "text/xml"},
+                    _RawBody(b"<html><body>Gateway says hi</body>"),
+                )
             return sts_error_response(request.url, fault.status, fault.code, fault.message)
         return None
 

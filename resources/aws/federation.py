@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from .errors import AwsStepError, Step
 from .partitions import PARTITIONS
@@ -25,9 +26,25 @@ from .sts import TemporaryCredentials
 TIMEOUT = (3.05, 10)
 _MAX_ERROR_TEXT = 300
 
+# Bounded retries with backoff for throttling (429), 5xx and failed connections, never
+# waiting on a server's Retry-After: the user is waiting. A read timeout is not retried
+# (the endpoint may be slow rather than down; twice the wait is worse than an error).
+RETRY = Retry(
+    total=2,
+    connect=2,
+    read=False,  # False: re-raise the timeout itself (0 would wrap it as a ConnectionError)
+    status=2,
+    backoff_factor=0.2,
+    backoff_max=1.0,
+    status_forcelist=(429, 500, 502, 503, 504),
+    allowed_methods=frozenset({"GET"}),
+    respect_retry_after_header=False,
+    raise_on_status=False,
+)
+
 _http = requests.Session()
-_http.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=32))
-_http.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=32))
+_http.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=RETRY))
+_http.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=RETRY))
 
 
 def endpoint(partition: str, override: str = "") -> str:

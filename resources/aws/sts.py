@@ -29,6 +29,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
 from .errors import AwsStepError, Step
 from .partitions import PARTITIONS, partition_of_region
@@ -134,9 +135,15 @@ def reset() -> None:
 
 
 def _step_error(step: Step, exc: Exception) -> AwsStepError:
+    """AWS's own error code and message, or ours. Never str(exc) of anything else: some
+    botocore errors quote the raw response, which for AssumeRole holds the credentials."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         return AwsStepError(step, error.get("Code") or "Unknown", error.get("Message") or "")
+    if isinstance(exc, ResponseParserError):
+        return AwsStepError(
+            step, "MalformedResponse", "STS answered with something that is not a valid response."
+        )
     if isinstance(exc, NoCredentialsError):
         return AwsStepError(
             step,
@@ -145,10 +152,10 @@ def _step_error(step: Step, exc: Exception) -> AwsStepError:
             "or instance/container role).",
         )
     if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
-        return AwsStepError(step, "Timeout", f"STS did not answer in time: {exc}")
+        return AwsStepError(step, "Timeout", "STS did not answer in time.")
     if isinstance(exc, EndpointConnectionError):
-        return AwsStepError(step, "EndpointConnectionError", str(exc))
-    return AwsStepError(step, type(exc).__name__, str(exc))
+        return AwsStepError(step, "EndpointConnectionError", "Could not connect to STS.")
+    return AwsStepError(step, type(exc).__name__, "The STS call failed.")
 
 
 def _assume(
@@ -174,7 +181,7 @@ def _assume(
         params["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
     try:
         answer = client.assume_role(**params)
-    except (ClientError, BotoCoreError) as exc:
+    except (ClientError, BotoCoreError, ResponseParserError) as exc:
         raise _step_error(step, exc) from None
     creds = answer["Credentials"]
     return AssumedRole(
@@ -240,6 +247,6 @@ def caller_identity() -> CallerIdentity:
     """Who this deployment is to AWS: the account its Resource Roles must trust."""
     try:
         answer = _client().get_caller_identity()
-    except (ClientError, BotoCoreError) as exc:
+    except (ClientError, BotoCoreError, ResponseParserError) as exc:
         raise _step_error(Step.RESOURCE_ROLE, exc) from None
     return CallerIdentity(account_id=answer["Account"], arn=answer["Arn"])
