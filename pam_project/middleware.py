@@ -1,10 +1,14 @@
-"""Turning a database outage into an honest 503 instead of a 500."""
+"""Request-level behaviour: a 503 for database outages, and the CSP with its per-request part."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
+from csp.middleware import CSPMiddleware as BaseCSPMiddleware
+from csp.middleware import PolicyParts
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
@@ -41,3 +45,22 @@ class DatabaseUnavailableMiddleware:
         response["Retry-After"] = RETRY_AFTER
         response["Cache-Control"] = "no-store"
         return response
+
+
+class CSPMiddleware(BaseCSPMiddleware):
+    """django-csp, plus the configured federation endpoint in form-action, read per
+    response: browsers apply form-action to the redirect after the Access POST."""
+
+    def get_policy_parts(
+        self, request: HttpRequest, response: HttpResponse, report_only: bool = False
+    ) -> PolicyParts:
+        override = settings.PAM_SIGNIN_URL
+        if override and not report_only:
+            parts = urlsplit(override)
+            update = dict(getattr(response, "_csp_update", None) or {})
+            update["form-action"] = [
+                *update.get("form-action", []),
+                f"{parts.scheme}://{parts.netloc}",
+            ]
+            response._csp_update = update
+        return super().get_policy_parts(request, response, report_only)

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_filters",
+    "csp",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "resources",
@@ -76,6 +78,15 @@ MIDDLEWARE = [
     "audit.context.AuditViaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "pam_project.middleware.CSPMiddleware",
+    # Last, as django-axes requires: it answers locked-out logins.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First: refuses credentials for a username+address locked out after repeated failures.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "pam_project.urls"
@@ -128,17 +139,42 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# --- Security headers that hold in every environment -------------------------------
+# --- Security ----------------------------------------------------------------------
+# PAM_HTTPS=true is the production profile (served over HTTPS, directly or behind a
+# proxy): secure cookies, HSTS, redirect to HTTPS. `manage.py check --deploy` then
+# reports no issues (tested).
+PAM_HTTPS = env.bool("PAM_HTTPS", default=False)
+SECURE_SSL_REDIRECT = PAM_HTTPS and env.bool("SECURE_SSL_REDIRECT", default=True)
+SESSION_COOKIE_SECURE = PAM_HTTPS
+CSRF_COOKIE_SECURE = PAM_HTTPS
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600) if PAM_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PAM_HTTPS
+SECURE_HSTS_PRELOAD = PAM_HTTPS and env.bool("SECURE_HSTS_PRELOAD", default=True)
+# Nothing in the app reads cookies from JavaScript.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# Whoever holds a signed-in browser can open consoles: sessions end after a work day.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
 # No Referer ever leaves for another origin. Not "no-referrer" site-wide: under it
 # browsers send `Origin: null` with same-site form POSTs, which Django's CSRF check must
 # refuse. The Access responses, which lead to the sign-in URL (a bearer credential), set
 # "no-referrer" themselves.
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+
+# Login brute force (the site's login and the admin's): 5 failures for a username from
+# one address lock that pair for 15 minutes. Per pair, so nobody can lock a colleague
+# out from elsewhere.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "pam_project.http.client_ip"
+AXES_VERBOSE = False
 
 # --- The product ----------------------------------------------------------------
 # Base URL of this app as users reach it; used as the federation `Issuer` (where the
@@ -189,6 +225,31 @@ PAM_ACCESS_RATE = (int(_rate[1]), {"s": 1, "m": 60, "h": 3600}[_rate[2]])
 PAM_PENDING_TIMEOUT = timedelta(minutes=5)
 # How many rows one sweep statement touches, so a backlog never holds long locks.
 PAM_SWEEP_BATCH_SIZE = 5000
+
+# Content-Security-Policy: no inline script anywhere, nothing from other origins.
+# form-action must also allow the sign-in hosts, because browsers apply it to the
+# redirect that follows a form POST (Access answers 302 to the federation endpoint).
+_signin_origins = [
+    "https://signin.aws.amazon.com",
+    "https://*.signin.aws.amazon.com",
+    "https://signin.amazonaws-us-gov.com",
+    "https://signin.amazonaws.cn",
+]
+# (PAM_SIGNIN_URL's origin is added per response by pam_project.middleware.CSPMiddleware.)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'", *_signin_origins],
+    },
+}
 
 # --- Celery -----------------------------------------------------------------------
 # The default broker is a directory: the web process and `./dev run`'s worker share it,

@@ -62,8 +62,18 @@ def browser() -> Browser:
 def context(browser: Browser) -> BrowserContext:
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     context.set_default_timeout(15_000)
+    # The pages must work under the strict Content-Security-Policy: any violation the
+    # browser reports (a blocked inline script or style, a foreign origin) fails the test.
+    violations: list[str] = []
+    context.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield context
     context.close()
+    assert violations == []
 
 
 @pytest.fixture
