@@ -145,6 +145,8 @@ STORAGES = {
 # reports no issues (tested).
 PAM_HTTPS = env.bool("PAM_HTTPS", default=False)
 SECURE_SSL_REDIRECT = PAM_HTTPS and env.bool("SECURE_SSL_REDIRECT", default=True)
+# Load balancers probe over plain HTTP inside the network; the answer holds nothing.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = PAM_HTTPS
 CSRF_COOKIE_SECURE = PAM_HTTPS
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600) if PAM_HTTPS else 0
@@ -305,10 +307,12 @@ LOGGING = {
         # secret keys); urllib3 logs request lines at DEBUG and retried URLs at WARNING,
         # and the federation query carries the credentials. Their levels are pinned so
         # that no LOG_LEVEL can write a credential to the logs.
-        "botocore": {"level": "INFO"},
-        "boto3": {"level": "INFO"},
+        # Their INFO lines ("Found credentials in environment variables", one per client
+        # built, so one per Access) are noise; failures reach our own log as AwsStepError.
+        "botocore": {"level": "WARNING"},
+        "boto3": {"level": "WARNING"},
         "urllib3": {"level": "ERROR"},
-        "s3transfer": {"level": "INFO"},
+        "s3transfer": {"level": "WARNING"},
     },
 }
 
