@@ -6,6 +6,7 @@ import hashlib
 import logging
 import math
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -337,6 +338,15 @@ def _fail(
     return AccessFailed(session, step, code, message, retry_after=retry_after)
 
 
+def _timings(started: float, marks: dict[str, float]) -> str:
+    """ "412 ms (record 3, hop1 120, ...)": tells a slow AWS from a slow database."""
+    parts, previous = [], started
+    for name, at in marks.items():
+        parts.append(f"{name} {(at - previous) * 1000:.0f}")
+        previous = at
+    return f"{(previous - started) * 1000:.0f} ms ({', '.join(parts)})"
+
+
 def account_access(
     *,
     account: PamAccount,
@@ -352,6 +362,8 @@ def account_access(
     call, then it becomes `active` (returned) or `failed` (AccessFailed raised, naming
     the step). Runs in autocommit: a transaction around it would hide the pending row.
     """
+    started = time.perf_counter()
+    marks: dict[str, float] = {}
     resource = account.resource
     project = resource.project
     session_name = aws.session_name_for(user.email or user.get_username())
@@ -363,6 +375,7 @@ def account_access(
         user_agent=user_agent,
     )
     _check_rate(session, user)
+    marks["record"] = time.perf_counter()
     source_identity = session_name if resource.set_source_identity else None
     step = FailureStep.RESOURCE_ROLE
     try:
@@ -374,6 +387,7 @@ def account_access(
             duration_seconds=account.session_duration,
             source_identity=source_identity,
         )
+        marks["hop1"] = time.perf_counter()
         step = FailureStep.TARGET_ROLE
         if target.partition != resource.role.partition:
             raise aws.AwsStepError(
@@ -390,6 +404,7 @@ def account_access(
             source_identity=source_identity,
             tags={aws.sts.SESSION_TAG_KEY: str(session.pk)} if resource.tag_session else None,
         )
+        marks["hop2"] = time.perf_counter()
         step = FailureStep.FEDERATION
         token = aws.get_signin_token(
             hop2.credentials, partition=target.partition, override=signin_url_override
@@ -397,6 +412,7 @@ def account_access(
         url = aws.login_url(
             token, partition=target.partition, issuer=issuer, override=signin_url_override
         )
+        marks["federation"] = time.perf_counter()
     except aws.AwsStepError as exc:
         raise _fail(session, exc.step, exc.code, exc.message) from None
     except Exception as exc:
@@ -422,14 +438,16 @@ def account_access(
             session.error_code or "NotPending",
             "The attempt took too long and was already recorded as failed.",
         )
+    marks["activate"] = time.perf_counter()
     log.info(
         "Access granted: console session %s, user %s, account %s, assumed role %s, "
-        "access key id %s, expires %s",
+        "access key id %s, expires %s, took %s",
         session.pk,
         session.user_email,
         account.pk,
         hop2.assumed_role_arn,
         hop2.credentials.access_key_id,
         hop2.credentials.expiration.isoformat(),
+        _timings(started, marks),
     )
     return AccessGranted(session=session, login_url=url)
