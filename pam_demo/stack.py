@@ -70,6 +70,7 @@ class LiveStack:
     workers: int = 4
     threads: int = 8
     rate_limit: str = "20/m"
+    standin_latency_ms: float = 0
     extra_env: dict[str, str] = field(default_factory=dict)
     url: str = ""
     env: dict[str, str] = field(default_factory=dict)
@@ -135,6 +136,8 @@ class LiveStack:
                 str(aws_port),
                 "--federation-port",
                 str(federation_port),
+                "--latency-ms",
+                str(self.standin_latency_ms),
             ],
             cwd=ROOT,
             env=self.env,
@@ -227,12 +230,12 @@ class LiveStack:
             timeout=60,
         )
 
-    def sql(self, query: str) -> list[tuple]:
+    def sql(self, query: str, params: tuple = ()) -> list[tuple]:
         import psycopg
 
         url = self.env["DATABASE_URL"].replace("postgres://", "postgresql://")
         with psycopg.connect(url) as conn:
-            return conn.execute(query).fetchall()
+            return conn.execute(query, params).fetchall()
 
     def __exit__(
         self,

@@ -10,6 +10,8 @@ import argparse
 import logging
 import signal
 import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from werkzeug.serving import make_server
@@ -30,10 +32,29 @@ class Standins:
         self.federation.stop()
 
 
-def serve_aws(host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+class Delayed:
+    """Answers after `seconds`, as a real AWS endpoint does from across a network.
+
+    A sleep, not work: the benchmarks use it to see the app's overhead against a
+    realistic latency without loading the machine's CPU.
+    """
+
+    def __init__(self, app: Callable, seconds: float) -> None:
+        self.app, self.seconds = app, seconds
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        time.sleep(self.seconds)
+        return self.app(environ, start_response)
+
+
+def _delayed(app: Callable, latency_ms: float) -> Callable:
+    return Delayed(app, latency_ms / 1000) if latency_ms > 0 else app
+
+
+def serve_aws(host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0) -> RunningServer:
     # werkzeug logs each request line; moto's carry no secrets, but they are noise.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server(host, port, moto_app(), threaded=True)
+    server = make_server(host, port, _delayed(moto_app(), latency_ms), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="pam-aws-standin", daemon=True)
     thread.start()
 
@@ -44,11 +65,15 @@ def serve_aws(host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     return RunningServer(url=f"http://{host}:{server.server_port}", stop=stop)
 
 
-def start(host: str = "127.0.0.1", aws_port: int = 0, federation_port: int = 0) -> Standins:
+def start(
+    host: str = "127.0.0.1", aws_port: int = 0, federation_port: int = 0, latency_ms: float = 0
+) -> Standins:
     federation_app = FederationStandIn(describe=describe_credentials)
     return Standins(
-        aws=serve_aws(host, aws_port),
-        federation=serve_wsgi(federation_app, host=host, port=federation_port),
+        aws=serve_aws(host, aws_port, latency_ms),
+        federation=serve_wsgi(
+            _delayed(federation_app, latency_ms), host=host, port=federation_port
+        ),
         federation_app=federation_app,
     )
 
@@ -57,8 +82,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--aws-port", type=int, default=0)
     parser.add_argument("--federation-port", type=int, default=0)
+    parser.add_argument(
+        "--latency-ms", type=float, default=0, help="delay every answer (benchmarks)"
+    )
     args = parser.parse_args()
-    standins = start(aws_port=args.aws_port, federation_port=args.federation_port)
+    standins = start(
+        aws_port=args.aws_port, federation_port=args.federation_port, latency_ms=args.latency_ms
+    )
     print(f"aws={standins.aws.url} federation={standins.federation.url}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
