@@ -51,4 +51,4 @@ def test_settings_attach_the_filter_and_pin_the_library_loggers():
     assert "redact" in settings.LOGGING["handlers"]["console"]["filters"]
     levels = {name: conf["level"] for name, conf in settings.LOGGING["loggers"].items()}
     assert levels["urllib3"] == "ERROR"  # retries are logged at WARNING with the URL
-    assert levels["botocore"] == "INFO"  # bodies and headers are logged at DEBUG
+    assert levels["botocore"] == "WARNING"  # bodies and headers are logged at DEBUG
