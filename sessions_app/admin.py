@@ -5,14 +5,18 @@ from functools import cached_property
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 
-from .exports import csv_lines, rows
+from .exports import csv_stream
 from .models import ConsoleSession
 
 
@@ -25,11 +29,30 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        counted = self.object_list[: self.CAP + 1].count()
+        # Unordered: any CAP+1 matching rows count the same, and without ORDER BY the
+        # database stops at the first CAP+1 it finds instead of walking them in order.
+        counted = self.object_list.order_by()[: self.CAP + 1].count()
         self.capped = counted > self.CAP
         return min(counted, self.CAP)
 
     capped = False
+
+
+class RelatedWithNamesFilter(admin.RelatedFieldListFilter):
+    """Lists the choices with one query: their names include their parents' names
+    (project / resource / account), which Django's filter would fetch row by row."""
+
+    def field_choices(
+        self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin
+    ) -> list[tuple[Any, str]]:
+        related = field.related_model
+        choices = related._default_manager.all()
+        parents = {"AwsIamResource": ["project"], "PamAccount": ["resource__project"]}
+        choices = choices.select_related(*parents.get(related.__name__, []))
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            choices = choices.order_by(*ordering)
+        return [(obj.pk, str(obj)) for obj in choices]
 
 
 class UserEmailFilter(admin.SimpleListFilter):
@@ -77,10 +100,12 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
         # All choices come from the small related tables; RelatedOnlyFieldListFilter
         # would run SELECT DISTINCT over the whole history.
         "account__resource__project",
-        "account__resource",
-        "account",
+        ("account__resource", RelatedWithNamesFilter),
+        ("account", RelatedWithNamesFilter),
         UserEmailFilter,
     ]
+    # Facet counts are COUNT(*)s over the whole history, one per choice.
+    show_facets = admin.ShowFacets.NEVER
     list_select_related = ["account__resource__project"]
     search_fields = ["user_email"]  # shows the box; the search itself is below
     search_help_text = (
@@ -89,10 +114,23 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     paginator = CappedCountPaginator
-    list_per_page = 100
+    # Rendering costs about a millisecond a row on a small machine; filters and the date
+    # drill-down, not paging, are how history is read.
+    list_per_page = 50
     raw_id_fields = ["user", "account"]
     actions = ["export_csv"]
     change_list_template = "admin/sessions_app/consolesession/change_list.html"
+
+    @admin.display(description=mark_safe('<input type="checkbox" id="action-toggle">'))
+    def action_checkbox(self, obj: ConsoleSession) -> str:
+        # Django renders this checkbox through the form-widget templates, once per row:
+        # a third of the page's time. The same markup, formatted directly.
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            obj.pk,
+            format_html(_("Select this object for an action - {}"), str(obj)),
+        )
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
@@ -129,7 +167,7 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
         return self._csv_response(queryset)
 
     def _csv_response(self, queryset: QuerySet) -> StreamingHttpResponse:
-        response = StreamingHttpResponse(csv_lines(rows(queryset)), content_type="text/csv")
+        response = StreamingHttpResponse(csv_stream(queryset), content_type="text/csv")
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         response["Content-Disposition"] = f'attachment; filename="console-sessions-{stamp}.csv"'
         return response
