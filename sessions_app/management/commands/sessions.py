@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 from accounts.models import PamAccount
 from resources.models import AwsIamResource, Project
 
-from ...exports import csv_lines, rows, text
+from ...exports import csv_stream, rows, text
 from ...filters import SessionFilter
 from ...models import ConsoleSession, Status
 
@@ -131,14 +131,18 @@ class Command(BaseCommand):
         queryset = sessions.qs
         if options["limit"]:
             queryset = queryset[: options["limit"]]
-        self.write(rows(queryset), options["format"])
+        self.write(queryset, options["format"])
 
-    def write(self, records: Iterable[dict[str, Any]], fmt: str) -> None:
+    def write(self, queryset: QuerySet[ConsoleSession], fmt: str) -> None:
         out = self.stdout
         if fmt == "csv":
-            for line in csv_lines(records):
-                out.write(line, ending="")
-        elif fmt == "json":
+            # Blocks of bytes may end inside a multi-byte character.
+            decode = codecs.getincrementaldecoder("utf-8")().decode
+            for piece in csv_stream(queryset):
+                out.write(decode(piece) if isinstance(piece, bytes) else piece, ending="")
+            return
+        records = rows(queryset)
+        if fmt == "json":
             # One JSON array, written as rows arrive.
             out.write("[", ending="")
             for n, record in enumerate(records):
