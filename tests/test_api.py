@@ -501,3 +501,38 @@ def test_a_body_that_is_not_an_object_is_a_400(api, db, body):
     for url in ("/api/v1/projects/", "/api/v1/accounts/", "/api/v1/grants/"):
         response = api.post(url, body, format="json")
         assert response.status_code == 400, (url, response.content)
+
+
+def test_the_session_representation_is_exactly_the_model_serializers(db):
+    """SessionSerializer writes its rows by hand for speed; it must say what DRF's
+    ModelSerializer would, for every field, empty ones included."""
+    from rest_framework import serializers
+
+    from sessions_app.api import SessionSerializer
+
+    now = timezone.now()
+    sessions = [
+        ConsoleSessionFactory(
+            status=Status.EXPIRED,
+            client_ip="2001:db8::7",
+            activated_at=now - timedelta(hours=1),
+            expires_at=now - timedelta(minutes=30),
+            ended_at=now - timedelta(minutes=29),
+            access_key_id="ASIAEXAMPLE000000001",
+        ),
+        ConsoleSessionFactory(
+            status=Status.FAILED,
+            user=None,
+            user_email="deleted@example.com",
+            client_ip=None,
+            activated_at=None,
+            expires_at=None,
+            failure_step="federation",
+            error_code="Timeout",
+        ),
+    ]
+    for session in sessions:
+        fast = SessionSerializer(session).data
+        reference = serializers.ModelSerializer.to_representation(SessionSerializer(), session)
+        assert fast == reference
+        assert list(fast) == SessionSerializer.Meta.fields
