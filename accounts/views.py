@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from pam_project.http import client_ip, public_url
 from sessions_app.models import FailureStep
+from sessions_app.presenters import session_rows
 from sessions_app.selectors import sessions_for_user
 
 from . import services
@@ -47,7 +48,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
     account = get_object_or_404(accounts_for_user(request.user), pk=account_id)
     sessions = sessions_for_user(request.user).filter(account=account)[:10]
-    return render(request, "accounts/detail.html", {"account": account, "sessions": sessions})
+    rows = session_rows(sessions, show_account=False)
+    return render(request, "accounts/detail.html", {"account": account, "rows": rows})
 
 
 def no_referrer(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from .presenters import session_rows
 from .selectors import sessions_for_user
 
 PAGE_SIZE = 50
@@ -15,4 +16,5 @@ PAGE_SIZE = 50
 @login_required
 def session_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(sessions_for_user(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "sessions_app/list.html", {"page": page})
+    rows = session_rows(page.object_list, show_account=True)
+    return render(request, "sessions_app/list.html", {"page": page, "rows": rows})

@@ -167,3 +167,50 @@ def test_the_account_page_shows_the_role_duration_and_my_recent_sessions(client,
     assert account.target_role_arn in page
     assert "30m" in page
     assert "Expired" in page
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "Asia/Kolkata"])
+def test_the_history_table_words_each_status_as_the_date_filter_would(db, account, zone):
+    """The table's cells are formatted in Python (sessions_app.presenters) for speed;
+    the times must read as Django's `date` filter writes them, in the active zone."""
+    from datetime import timedelta
+
+    from django.template.defaultfilters import date as date_filter
+    from django.utils import timezone
+
+    from sessions_app.presenters import session_rows
+
+    now = timezone.now()
+    active = ConsoleSessionFactory(
+        account=account, status=Status.ACTIVE, expires_at=now + timedelta(minutes=10, seconds=30)
+    )
+    expired = ConsoleSessionFactory(
+        account=account, status=Status.EXPIRED, expires_at=now - timedelta(days=200)
+    )
+    failed = ConsoleSessionFactory(
+        account=account,
+        status=Status.FAILED,
+        failure_step="federation",
+        error_code="Timeout",
+        ended_at=now - timedelta(hours=3),
+    )
+    pending = ConsoleSessionFactory(account=account, status=Status.PENDING, client_ip=None)
+    with timezone.override(zone):
+        listed = session_rows([active, expired, failed, pending], show_account=True)
+        rows = {row.id: row for row in listed}
+
+        def shown(value, pattern):
+            return date_filter(timezone.localtime(value), pattern)
+
+        assert re.fullmatch(r"10m (2\d|30)s left", rows[active.pk].ended)
+        assert rows[active.pk].until == shown(active.expires_at, "H:i:s T")
+        assert rows[expired.pk].ended == "expired " + shown(expired.expires_at, "Y-m-d H:i:s T")
+        assert rows[failed.pk].ended == shown(failed.ended_at, "Y-m-d H:i:s T")
+        assert rows[failed.pk].failure.startswith("Federation")
+        assert rows[pending.pk].ended == "—" and rows[pending.pk].client_ip == "—"
+        for session in (active, expired, failed, pending):
+            row = rows[session.pk]
+            assert row.started == shown(session.created_at, "Y-m-d H:i:s T")
+            assert row.started_iso == shown(session.created_at, "c")
+            assert row.account_url == reverse("account-detail", args=[account.pk])
+            assert bool(row.failure) == (session is failed)

@@ -1,0 +1,76 @@
+"""Console Sessions as the history table shows them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.templatetags.pam import human_seconds
+
+from .models import ConsoleSession, Status
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    id: int
+    status: str
+    status_label: str
+    failure: str  # "step: " for failed rows, shown before the error code
+    error_code: str
+    started_iso: str
+    started: str
+    ended: str  # the last column, already worded
+    until: str  # for active rows: the expiry time of day
+    client_ip: str
+    account_url: str
+    account_name: str
+    account_where: str
+
+
+def _local(value: datetime, pattern: str) -> str:
+    return timezone.localtime(value).strftime(pattern)
+
+
+def session_rows(sessions: Iterable[ConsoleSession], *, show_account: bool) -> list[SessionRow]:
+    """Format each row once in Python: the same cells through template variables and
+    the `date` filter cost most of a 50-row page's time (bench/history.py)."""
+    full = "%Y-%m-%d %H:%M:%S %Z"
+    rows = []
+    for s in sessions:
+        ended, until = "—", ""
+        if s.status == Status.ACTIVE and s.expires_at is not None:
+            ended = f"{human_seconds(s.time_left)} left"
+            until = _local(s.expires_at, "%H:%M:%S %Z")
+        elif s.status == Status.EXPIRED and s.expires_at is not None:
+            ended = f"expired {_local(s.expires_at, full)}"
+        elif s.status != Status.EXPIRED and s.ended_at is not None:
+            ended = _local(s.ended_at, full)
+        local_start = timezone.localtime(s.created_at)
+        account = s.account if show_account else None
+        rows.append(
+            SessionRow(
+                id=s.pk,
+                status=s.status,
+                status_label=s.get_status_display(),
+                failure=f"{s.get_failure_step_display()}: " if s.status == Status.FAILED else "",
+                error_code=s.error_code,
+                started_iso=local_start.isoformat(),
+                started=local_start.strftime(full),
+                ended=ended,
+                until=until,
+                client_ip=str(s.client_ip) if s.client_ip else "—",
+                account_url=reverse("account-detail", args=[s.account_id]) if account else "",
+                account_name=account.name if account else "",
+                account_where=(
+                    f"{account.resource.project.name} / {account.resource.name}"
+                    f" · role {s.target_role_name}"
+                    if account
+                    else ""
+                ),
+            )
+        )
+    return rows
