@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import filters, pagination, serializers, viewsets
 
@@ -13,8 +14,14 @@ from .filters import SessionFilter
 from .models import ConsoleSession
 from .selectors import sessions_visible_to
 
-# Outside the class: a Field as a class attribute would become a declared field.
-_TIME = serializers.DateTimeField()
+
+def _iso(value: datetime | None, zone: tzinfo) -> str | None:
+    # DRF's DateTimeField output (ISO 8601 in the current zone, UTC as "Z") without its
+    # per-value settings lookups; tests/test_api.py holds the two equal.
+    if value is None:
+        return None
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class SessionSerializer(serializers.ModelSerializer):
@@ -61,11 +68,7 @@ class SessionSerializer(serializers.ModelSerializer):
         # ModelSerializer's own representation.
         account = instance.account
         resource = account.resource
-        time = _TIME.to_representation
-
-        def when(value: datetime | None) -> str | None:
-            return None if value is None else time(value)
-
+        zone = timezone.get_current_timezone()
         return {
             "id": instance.pk,
             "user": instance.user_id,
@@ -88,10 +91,10 @@ class SessionSerializer(serializers.ModelSerializer):
             "user_agent": instance.user_agent,
             "assumed_role_arn": instance.assumed_role_arn,
             "access_key_id": instance.access_key_id,
-            "created_at": when(instance.created_at),
-            "activated_at": when(instance.activated_at),
-            "expires_at": when(instance.expires_at),
-            "ended_at": when(instance.ended_at),
+            "created_at": _iso(instance.created_at, zone),
+            "activated_at": _iso(instance.activated_at, zone),
+            "expires_at": _iso(instance.expires_at, zone),
+            "ended_at": _iso(instance.ended_at, zone),
         }
 
 

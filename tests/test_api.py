@@ -531,8 +531,13 @@ def test_the_session_representation_is_exactly_the_model_serializers(db):
             error_code="Timeout",
         ),
     ]
-    for session in sessions:
-        fast = SessionSerializer(session).data
-        reference = serializers.ModelSerializer.to_representation(SessionSerializer(), session)
-        assert fast == reference
-        assert list(fast) == SessionSerializer.Meta.fields
+    for zone in ("UTC", "Asia/Kolkata"):
+        with timezone.override(zone):
+            for session in sessions:
+                fast = SessionSerializer(session).data
+                reference = serializers.ModelSerializer.to_representation(
+                    SessionSerializer(), session
+                )
+                assert fast == reference
+                assert list(fast) == SessionSerializer.Meta.fields
+    assert SessionSerializer(sessions[0]).data["created_at"].endswith("Z")
