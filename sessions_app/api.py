@@ -120,4 +120,13 @@ class SessionViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = SessionCursorPagination
 
     def get_queryset(self) -> QuerySet[ConsoleSession]:
-        return sessions_visible_to(self.request.user)
+        # Of the joined account, resource and project the rows show only names and ids;
+        # loading their other columns (timestamps, descriptions) cost a tenth of a page.
+        return sessions_visible_to(self.request.user).only(
+            *(field.name for field in ConsoleSession._meta.concrete_fields),
+            "account__name",
+            "account__resource",
+            "account__resource__name",
+            "account__resource__project",
+            "account__resource__project__name",
+        )

@@ -541,3 +541,25 @@ def test_the_session_representation_is_exactly_the_model_serializers(db):
                 assert fast == reference
                 assert list(fast) == SessionSerializer.Meta.fields
     assert SessionSerializer(sessions[0]).data["created_at"].endswith("Z")
+
+
+def test_a_session_list_page_costs_the_same_queries_for_3_rows_or_30(api, bob):
+    """Rows carry their account, resource and project names from one joined query,
+    with the joined models' other columns left unloaded; reading one that was not
+    loaded would cost a query a row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for_page() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as queries:
+            rows = results(api.get("/api/v1/sessions/"))
+        assert all(row["project_name"] and row["resource_name"] for row in rows)
+        return len(queries), len(rows)
+
+    for _ in range(3):
+        ConsoleSessionFactory(user=bob, account=AccountFactory())
+    few, listed = queries_for_page()
+    assert listed == 3
+    for _ in range(27):
+        ConsoleSessionFactory(user=bob, account=AccountFactory())
+    assert queries_for_page() == (few, 30)
