@@ -124,10 +124,11 @@ def _update_in_batches(
     sweeps, or a sweep and an expiry task, never wait on each other; the status filter
     is repeated in the UPDATE, so a row that moved on meanwhile is left alone.
 
-    `order_by` must be the second column of the (status, ...) index the filter uses.
-    Without an order, PostgreSQL prefers a sequential scan for LIMIT n whenever due rows
-    are many, expecting to meet them early; but they are the newest, at the end of the
-    table, so every batch read the whole history (seen with 100,000 due rows among a
+    `order_by` must be the column the filter's index is sorted on (expires_at in the
+    partial index of active rows, created_at in (status, created_at)). Without an
+    order, PostgreSQL prefers a sequential scan for LIMIT n whenever due rows are many,
+    expecting to meet them early; but they are the newest, at the end of the table, so
+    every batch read the whole history (seen with 100,000 due rows among a
     million: bench/history.py). In index order each batch is a short range scan.
     """
     total = 0
