@@ -99,11 +99,10 @@ def session_date_hierarchy(cl: ChangeList) -> dict[str, Any]:
                 for m in months
             ],
         }
+    # A month or day without a year (a hand-edited URL) lands here too, rows or not.
+    years = range(bounds[0].year, bounds[1].year + 1) if bounds else range(0)
     return {
         "show": True,
         "back": None,
-        "choices": [
-            {"link": link({year_field: str(y)}), "title": str(y)}
-            for y in range(bounds[0].year, bounds[1].year + 1)
-        ],
+        "choices": [{"link": link({year_field: str(y)}), "title": str(y)} for y in years],
     }
