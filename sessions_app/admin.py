@@ -55,6 +55,12 @@ class RelatedWithNamesFilter(admin.RelatedFieldListFilter):
         return [(obj.pk, str(obj)) for obj in choices]
 
 
+# PostgreSQL refuses a NUL in any text parameter (a 500); no stored value holds one, so
+# a filter value with it matches nothing. (The search box is a form field, and Django
+# drops a term with a NUL before it reaches the query.)
+_NUL = "\x00"
+
+
 class UserEmailFilter(admin.SimpleListFilter):
     """A text box, not a list: thousands of users do not fit in a sidebar."""
 
@@ -67,6 +73,8 @@ class UserEmailFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = (self.value() or "").strip()
+        if _NUL in value:
+            return queryset.none()
         return queryset.filter(user_email__iexact=value) if value else queryset
 
     def choices(self, changelist: Any) -> Iterator[dict]:
