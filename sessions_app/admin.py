@@ -6,11 +6,13 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
-from django.urls import URLPattern, path
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -55,12 +57,6 @@ class RelatedWithNamesFilter(admin.RelatedFieldListFilter):
         return [(obj.pk, str(obj)) for obj in choices]
 
 
-# PostgreSQL refuses a NUL in any text parameter (a 500); no stored value holds one, so
-# a filter value with it matches nothing. (The search box is a form field, and Django
-# drops a term with a NUL before it reaches the query.)
-_NUL = "\x00"
-
-
 class UserEmailFilter(admin.SimpleListFilter):
     """A text box, not a list: thousands of users do not fit in a sidebar."""
 
@@ -73,8 +69,6 @@ class UserEmailFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = (self.value() or "").strip()
-        if _NUL in value:
-            return queryset.none()
         return queryset.filter(user_email__iexact=value) if value else queryset
 
     def choices(self, changelist: Any) -> Iterator[dict]:
@@ -163,11 +157,24 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def export_view(self, request: HttpRequest) -> StreamingHttpResponse:
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        # PostgreSQL refuses a NUL in any text parameter, which Django's filters pass on
+        # (a 500). No stored value holds one: such a URL is refused as Django refuses any
+        # parameter it cannot use, with the "?e=1" page.
+        if any("\x00" in value for values in request.GET.lists() for value in values[1]):
+            raise IncorrectLookupParameters("a NUL character in the query")
+        return super().get_changelist_instance(request)
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
         """The current filter, search and date drill-down of the list, as CSV."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        changelist = self.get_changelist_instance(request)
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            # As the list itself answers parameters it cannot use.
+            changelist_url = reverse("admin:sessions_app_consolesession_changelist")
+            return HttpResponseRedirect(f"{changelist_url}?{ERROR_FLAG}=1")
         return self._csv_response(changelist.get_queryset(request))
 
     @admin.action(description="Export selected console sessions as CSV")

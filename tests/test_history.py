@@ -181,15 +181,17 @@ def test_a_hand_edited_date_drill_down_is_never_a_500(admin_client, db, with_row
     assert response.status_code in (200, 302), response.status_code
 
 
-@pytest.mark.parametrize("query", ["user_email=a%00b", "user_email=%00", "q=ASIA%00"])
-def test_a_nul_in_the_email_filter_or_search_is_no_500(admin_client, db, query):
+@pytest.mark.parametrize(
+    "query", ["user_email=a%00b", "status__exact=%00", "q=ASIA%00", "created_at__year=0"]
+)
+def test_unusable_list_parameters_get_djangos_error_page_not_a_500(admin_client, db, query):
+    """PostgreSQL refuses NUL in text; Django's own checks refuse the rest. The list and
+    its CSV export both send such a URL to the list's "?e=1" page."""
     ConsoleSessionFactory(user_email="a@example.com")
     for url in (reverse(CHANGELIST), reverse("admin:sessions_app_consolesession_export")):
         response = admin_client.get(f"{url}?{query}")
-        assert response.status_code == 200, (url, response.status_code)
-    if query.startswith("user_email"):
-        page = admin_client.get(f"{reverse(CHANGELIST)}?{query}").content.decode()
-        assert listed_ids_text(page) == set()
+        assert response.status_code == 302, (url, response.status_code)
+        assert response["Location"].endswith(f"{reverse(CHANGELIST)}?e=1")
 
 
 def listed_ids_text(page):
