@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Model
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from resources.admin import ServiceAdmin, copyable
+from pam_project.admin import ServiceAdmin, copyable
+from pam_project.forms import form_changes
 from resources.policies import as_json, target_role_trust_policy
 
 from . import services
@@ -64,34 +66,18 @@ class PamAccountAdmin(ServiceAdmin):
             copyable(as_json(policy), "pam-target-trust-policy", block=True),
         )
 
-    def create(self, request: HttpRequest, form: forms.ModelForm) -> PamAccount:
-        data = form.cleaned_data
-        account = services.account_create(
-            resource=data["resource"],
-            name=data["name"],
-            description=data["description"],
-            target_role_arn=data["target_role_arn"],
-            session_duration=data["session_duration"],
-            actor=request.user,
-            checked=True,
-        )
-        # The grant formsets were built around form.instance; they read it from here.
-        form.instance = account
-        return account
+    def create_object(self, form: forms.ModelForm, *, actor: AbstractBaseUser) -> PamAccount:
+        return services.account_create(actor=actor, checked=True, **form.cleaned_data)
 
-    def update(self, request: HttpRequest, form: forms.ModelForm) -> PamAccount:
-        account = PamAccount.objects.select_related("resource__project").get(pk=form.instance.pk)
-        account = services.account_update(
-            account=account,
-            actor=request.user,
-            checked=True,
-            **{f: form.cleaned_data[f] for f in form.changed_data},
+    def update_object(
+        self, instance: PamAccount, form: forms.ModelForm, *, actor: AbstractBaseUser
+    ) -> PamAccount:
+        return services.account_update(
+            account=instance, actor=actor, checked=True, **form_changes(form)
         )
-        form.instance = account
-        return account
 
-    def delete(self, request: HttpRequest, obj: PamAccount) -> None:
-        services.account_delete(account=obj, actor=request.user)
+    def delete_object(self, instance: PamAccount, *, actor: AbstractBaseUser) -> None:
+        services.account_delete(account=instance, actor=actor)
 
     def save_formset(
         self,

@@ -1,35 +1,30 @@
-"""REST API for PAM accounts (and Access), grants and personal API tokens."""
+"""REST API for PAM accounts, grants and personal API tokens. (Access itself,
+`POST accounts/<id>/access/`, is sessions_app/api.py's.)"""
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import AbstractBaseUser, Group, User
 from django.db.models import QuerySet
-from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from pam_project.api import (
+    NO_STORE,
     ModelPermissionsForWrites,
     ServiceModelViewSet,
     form_errors,
     request_fields,
 )
-from pam_project.http import client_ip, public_url
+from pam_project.durations import format_duration
+from pam_project.forms import form_changes
 from resources.models import AwsIamResource
-from sessions_app.models import FailureStep
 
-from . import services
-from .durations import format_duration
-from .failures import failure_guidance, failure_status
+from . import services, tokens
 from .forms import GrantForm, PamAccountForm
 from .models import AccountGrant, ApiToken, PamAccount
-from .selectors import accounts_for_user, accounts_visible_to, grants_visible_to, tokens_of
-
-NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+from .selectors import accounts_for_user
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -74,23 +69,6 @@ class AccountSerializer(serializers.ModelSerializer):
         return account.pk in granted_ids
 
 
-class AccessSerializer(serializers.Serializer):
-    session_id = serializers.IntegerField()
-    signin_url = serializers.URLField(
-        help_text="One-time AWS Console sign-in URL, valid for 15 minutes. A credential: "
-        "open it, do not store or log it."
-    )
-    expires_at = serializers.DateTimeField(help_text="When the console session ends (AWS).")
-
-
-class AccessErrorSerializer(serializers.Serializer):
-    session_id = serializers.IntegerField(help_text="The failed attempt's Console Session.")
-    step = serializers.ChoiceField(choices=FailureStep.choices)
-    code = serializers.CharField(help_text="AWS's error code, or ours for network faults.")
-    message = serializers.CharField()
-    checks = serializers.ListField(child=serializers.CharField(), help_text="What to check.")
-
-
 class PamAccountUpdateForm(PamAccountForm):
     class Meta(PamAccountForm.Meta):
         fields = ["name", "description", "target_role_arn", "session_duration"]
@@ -106,68 +84,24 @@ class AccountViewSet(ServiceModelViewSet):
     immutable_fields = frozenset({"resource"})
 
     def get_queryset(self) -> QuerySet[PamAccount]:
-        return accounts_visible_to(self.request.user).order_by(
-            "resource__project__name", "resource__name", "name"
+        return (
+            PamAccount.objects.restrict(self.request.user)
+            .select_related("resource__project")
+            .order_by("resource__project__name", "resource__name", "name")
         )
 
-    def create_object(self, form: PamAccountForm) -> PamAccount:
-        return services.account_create(actor=self.request.user, checked=True, **form.cleaned_data)
+    def create_object(self, form: PamAccountForm, *, actor: AbstractBaseUser) -> PamAccount:
+        return services.account_create(actor=actor, checked=True, **form.cleaned_data)
 
-    def update_object(self, instance: PamAccount, form: PamAccountForm) -> PamAccount:
+    def update_object(
+        self, instance: PamAccount, form: PamAccountForm, *, actor: AbstractBaseUser
+    ) -> PamAccount:
         return services.account_update(
-            account=instance, actor=self.request.user, checked=True, **self.changes(form)
+            account=instance, actor=actor, checked=True, **form_changes(form)
         )
 
-    def delete_object(self, instance: PamAccount) -> None:
-        services.account_delete(account=instance, actor=self.request.user)
-
-    @extend_schema(
-        request=None,
-        responses={
-            200: AccessSerializer,
-            403: OpenApiResponse(description="Visible to you (you manage it) but not granted."),
-            404: OpenApiResponse(description="No such account, or not yours to see."),
-            502: OpenApiResponse(AccessErrorSerializer, description="An AWS step failed."),
-            429: OpenApiResponse(
-                AccessErrorSerializer, description="Too many attempts (see Retry-After)."
-            ),
-            503: OpenApiResponse(AccessErrorSerializer, description="Could not finish here."),
-        },
-        summary="Access: a console sign-in URL for this account",
-    )
-    @action(detail=True, methods=["post"], permission_classes=[permissions.IsAuthenticated])
-    def access(self, request: Request, pk: str | None = None) -> Response:
-        """Run the Access chain; the same grants, recording and failures as the web page."""
-        account = self.get_object()
-        if not accounts_for_user(request.user).filter(pk=account.pk).exists():
-            raise exceptions.PermissionDenied("You are not granted this account.")
-        try:
-            granted = services.account_access(
-                account=account,
-                user=request.user,
-                client_ip=client_ip(request),
-                user_agent=request.META.get("HTTP_USER_AGENT", ""),
-                issuer=public_url(request, reverse("account-detail", args=[account.pk])),
-                signin_url_override=settings.PAM_SIGNIN_URL,
-            )
-        except services.AccessFailed as failure:
-            body = {
-                "session_id": failure.session.pk,
-                "step": failure.step,
-                "code": failure.code,
-                "message": failure.message,
-                "checks": failure_guidance(account, failure).checks,
-            }
-            headers = dict(NO_STORE)
-            if failure.retry_after:
-                headers["Retry-After"] = str(failure.retry_after)
-            return Response(body, status=failure_status(failure.step), headers=headers)
-        body = {
-            "session_id": granted.session.pk,
-            "signin_url": granted.login_url,
-            "expires_at": serializers.DateTimeField().to_representation(granted.session.expires_at),
-        }
-        return Response(body, headers=NO_STORE)
+    def delete_object(self, instance: PamAccount, *, actor: AbstractBaseUser) -> None:
+        services.account_delete(account=instance, actor=actor)
 
 
 class GrantSerializer(serializers.ModelSerializer):
@@ -200,7 +134,11 @@ class GrantViewSet(
     queryset = AccountGrant.objects.none()
 
     def get_queryset(self) -> QuerySet[AccountGrant]:
-        return grants_visible_to(self.request.user).order_by("id")
+        return (
+            AccountGrant.objects.restrict(self.request.user)
+            .select_related("account", "user", "group")
+            .order_by("id")
+        )
 
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:
         form = GrantForm(data=request_fields(request))
@@ -219,7 +157,7 @@ class TokenSerializer(serializers.ModelSerializer):
         required=False,
         allow_null=True,
         min_value=1,
-        max_value=services.TOKEN_MAX_DAYS,
+        max_value=tokens.TOKEN_MAX_DAYS,
         help_text="Optional lifetime in days.",
     )
 
@@ -260,7 +198,8 @@ class TokenViewSet(
     queryset = ApiToken.objects.none()
 
     def get_queryset(self) -> QuerySet[ApiToken]:
-        return tokens_of(self.request.user)
+        # One's own tokens only, whatever one's permissions.
+        return ApiToken.objects.own(self.request.user)
 
     @extend_schema(responses={201: NewTokenSerializer})
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:
@@ -271,7 +210,7 @@ class TokenViewSet(
             )
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        token, raw = services.token_create(
+        token, raw = tokens.token_create(
             user=request.user,
             name=serializer.validated_data["name"],
             expires_in_days=serializer.validated_data.get("expires_in_days"),
@@ -282,4 +221,4 @@ class TokenViewSet(
         )
 
     def perform_destroy(self, instance: ApiToken) -> None:
-        services.token_revoke(token=instance, actor=self.request.user)
+        tokens.token_revoke(token=instance, actor=self.request.user)

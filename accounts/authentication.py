@@ -7,7 +7,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from . import services
+from . import tokens
 from .models import ApiToken
 
 
@@ -19,7 +19,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         scheme, _, raw = header.partition(" ")
         if scheme.lower() not in ("bearer", "token") or not raw.strip():
             return None
-        token = services.token_authenticate(raw.strip())
+        token = tokens.token_authenticate(raw.strip())
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         return token.user, token

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from django import forms
 
-from resources.forms import ServiceCheckedForm
+from pam_project.durations import check_session_duration, format_duration, parse_duration
+from pam_project.forms import ServiceCheckedForm
 
 from . import services
-from .durations import MAX_SECONDS, MIN_SECONDS, format_duration, parse_duration
 from .models import AccountGrant, PamAccount
 
 
@@ -20,8 +20,7 @@ class SessionDurationField(forms.CharField):
     def to_python(self, value: object) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool):
             # Seconds, as the API returns them.
-            if not MIN_SECONDS <= value <= MAX_SECONDS:
-                return parse_duration(f"{value}s")  # raises the same message as text
+            check_session_duration(value)
             return value
         text = super().to_python(value)
         if text in self.empty_values:

@@ -4,13 +4,42 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
+from pam_project.durations import MAX_SECONDS, MIN_SECONDS, format_duration
+from pam_project.querysets import RestrictedQuerySet
 from resources.aws import RoleArn, parse_role_arn
 from resources.models import AwsIamResource
 from resources.validators import NAME_MAX_LENGTH, validate_name, validate_role_arn
 
-from .durations import MAX_SECONDS, MIN_SECONDS, format_duration
+
+def _names(user: object) -> Q:
+    """A grant row that names `user`, directly or through one of their groups."""
+    return Q(user=user) | Q(group__user=user)
+
+
+class PamAccountQuerySet(RestrictedQuerySet):
+    def granted_to(self, user: object) -> PamAccountQuerySet:
+        """The accounts `user` may Access. Nobody is granted by default, superusers
+        included: seeing an account (restrict) is not being granted it."""
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            return self.none()
+        grants = AccountGrant.objects.filter(account=OuterRef("pk")).filter(_names(user))
+        return self.filter(Exists(grants))
+
+    def own(self, user: object) -> PamAccountQuerySet:
+        return self.granted_to(user)
+
+
+class AccountGrantQuerySet(RestrictedQuerySet):
+    def own(self, user: object) -> AccountGrantQuerySet:
+        """The grants that name the user (directly or through a group)."""
+        return self.filter(pk__in=AccountGrant.objects.filter(_names(user)).values("pk"))
+
+
+class ApiTokenQuerySet(RestrictedQuerySet):
+    def own(self, user: object) -> ApiTokenQuerySet:
+        return self.filter(user=user)
 
 
 class PamAccount(models.Model):
@@ -34,6 +63,8 @@ class PamAccount(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PamAccountQuerySet.as_manager()
 
     class Meta:
         verbose_name = "PAM account"
@@ -85,6 +116,8 @@ class AccountGrant(models.Model):
         related_name="+",
     )
 
+    objects = AccountGrantQuerySet.as_manager()
+
     class Meta:
         verbose_name = "grant"
         constraints = [
@@ -128,6 +161,8 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
         verbose_name = "API token"

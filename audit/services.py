@@ -9,6 +9,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Model
 
+from pam_project.users import user_label
+
 from .context import current_via
 from .models import AuditEvent
 
@@ -35,7 +37,7 @@ def audit_record(
 ) -> AuditEvent:
     return AuditEvent.objects.create(
         actor=actor if actor is not None and actor.pk else None,
-        actor_name=(getattr(actor, "email", "") or actor.get_username()) if actor else "system",
+        actor_name=user_label(actor) if actor else "system",
         action=action,
         object_type=instance._meta.label_lower,
         object_id=str(instance.pk),

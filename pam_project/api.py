@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, ProtectedError
 from django.forms import BaseForm, ModelForm, model_to_dict
@@ -16,6 +17,12 @@ from rest_framework import exceptions, permissions, serializers, status, viewset
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .forms import ServiceCheckedForm
+
+# On answers that carry a credential (a sign-in URL, a new token): kept out of caches
+# and out of Referer headers.
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 class Conflict(exceptions.APIException):
@@ -65,8 +72,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 class FormWrites:
     """Create/update through a Django form (validation) and a service (the write).
 
-    Subclasses set `create_form` / `update_form` and implement `create_object(form)` /
-    `update_object(instance, form)`.
+    Subclasses set `create_form` / `update_form` and implement the same hooks as the
+    admin's ServiceAdmin: `create_object(form, actor=)`, `update_object(instance, form,
+    actor=)`, `delete_object(instance, actor=)`.
     """
 
     create_form: type[ModelForm]
@@ -81,14 +89,13 @@ class FormWrites:
             # PATCH: a field left out keeps its value, as in a form showing it.
             data.update(model_to_dict(instance, fields=list(form_class._meta.fields)))
         data.update(request_fields(self.request))
-        form = form_class(data=data, instance=instance)
-        form.actor = self.request.user
+        kwargs: dict[str, Any] = {"data": data, "instance": instance}
+        if issubclass(form_class, ServiceCheckedForm):
+            kwargs["actor"] = self.request.user
+        form = form_class(**kwargs)
         if not form.is_valid():
             raise exceptions.ValidationError(form_errors(form))
         return form
-
-    def changes(self, form: ModelForm) -> dict[str, Any]:
-        return {field: form.cleaned_data[field] for field in form.changed_data}
 
 
 class ServiceModelViewSet(FormWrites, viewsets.ModelViewSet):
@@ -98,17 +105,17 @@ class ServiceModelViewSet(FormWrites, viewsets.ModelViewSet):
     # Accepted at creation, refused afterwards (the admin shows them read-only).
     immutable_fields: frozenset[str] = frozenset()
 
-    def create_object(self, form: ModelForm) -> Model:
+    def create_object(self, form: ModelForm, *, actor: AbstractBaseUser) -> Model:
         raise NotImplementedError
 
-    def update_object(self, instance: Model, form: ModelForm) -> Model:
+    def update_object(self, instance: Model, form: ModelForm, *, actor: AbstractBaseUser) -> Model:
         raise NotImplementedError
 
-    def delete_object(self, instance: Model) -> None:
+    def delete_object(self, instance: Model, *, actor: AbstractBaseUser) -> None:
         raise NotImplementedError
 
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:
-        instance = self.create_object(self.bound_form(self.create_form))
+        instance = self.create_object(self.bound_form(self.create_form), actor=request.user)
         return Response(self.get_serializer(instance).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: object, **kwargs: object) -> Response:
@@ -122,11 +129,12 @@ class ServiceModelViewSet(FormWrites, viewsets.ModelViewSet):
         form = self.bound_form(self.update_form, instance, partial=partial)
         # The form updated `instance` in memory; the service compares against the row.
         fresh = self.get_queryset().get(pk=instance.pk)
-        return Response(self.get_serializer(self.update_object(fresh, form)).data)
+        updated = self.update_object(fresh, form, actor=request.user)
+        return Response(self.get_serializer(updated).data)
 
     def destroy(self, request: Request, *args: object, **kwargs: object) -> Response:
         try:
-            self.delete_object(self.get_object())
+            self.delete_object(self.get_object(), actor=request.user)
         except DjangoValidationError as exc:
             raise Conflict(exc.messages[0]) from None
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -4,12 +4,14 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api import AccountViewSet, GrantViewSet, TokenViewSet
 from resources.api import ProjectViewSet, ResourceViewSet
-from sessions_app.api import SessionViewSet
+from sessions_app.api import AccessViewSet, SessionViewSet
 
 router = DefaultRouter()
 router.register("projects", ProjectViewSet, basename="project")
 router.register("resources", ResourceViewSet, basename="resource")
 router.register("accounts", AccountViewSet, basename="account")
+# POST accounts/<id>/access/: Access lives with the sessions it records.
+router.register("accounts", AccessViewSet, basename="account-access")
 router.register("grants", GrantViewSet, basename="grant")
 router.register("sessions", SessionViewSet, basename="session")
 router.register("tokens", TokenViewSet, basename="token")

@@ -16,7 +16,10 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from resources.aws.partitions import PARTITIONS, is_signin_host, signin_origins
+
 from .brokers import transport_options
+from .durations import UNIT_SECONDS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -192,24 +195,14 @@ _signin = urlsplit(PAM_SIGNIN_URL)
 if (
     PAM_SIGNIN_URL
     and not PAM_DEMO
-    and not (
-        _signin.scheme == "https"
-        and any(
-            (_signin.hostname or "") == domain or (_signin.hostname or "").endswith("." + domain)
-            for domain in (
-                "signin.aws.amazon.com",
-                "signin.amazonaws-us-gov.com",
-                "signin.amazonaws.cn",
-            )
-        )
-    )
+    and not (_signin.scheme == "https" and is_signin_host(_signin.hostname or ""))
 ):
     # The federation call carries live credentials: sending them to a stand-in, or to
     # any host that is not AWS's sign-in service, must be a deliberate demo, never a typo.
     raise ImproperlyConfigured(
         f"PAM_SIGNIN_URL={PAM_SIGNIN_URL!r} is not an AWS sign-in endpoint (https on "
-        "signin.aws.amazon.com, signin.amazonaws-us-gov.com or signin.amazonaws.cn). "
-        "Local stand-ins are only allowed with PAM_DEMO=true (./dev run --demo, tests)."
+        + " or ".join(p.signin_host for p in PARTITIONS.values())
+        + "). Local stand-ins are only allowed with PAM_DEMO=true (./dev run --demo, tests)."
     )
 # How many reverse proxies in front of the app append to X-Forwarded-For; 0 ignores it.
 PAM_TRUSTED_PROXIES = env.int("PAM_TRUSTED_PROXIES", default=0)
@@ -222,7 +215,7 @@ if _rate is None or int(_rate[1]) < 1:
     raise ImproperlyConfigured(
         f"PAM_ACCESS_RATE_LIMIT={PAM_ACCESS_RATE_LIMIT!r}: use <count>/<s|m|h>, e.g. 20/m."
     )
-PAM_ACCESS_RATE = (int(_rate[1]), {"s": 1, "m": 60, "h": 3600}[_rate[2]])
+PAM_ACCESS_RATE = (int(_rate[1]), UNIT_SECONDS[_rate[2]])
 # A pending Console Session older than this was left by a crashed request.
 PAM_PENDING_TIMEOUT = timedelta(minutes=5)
 # How many rows one sweep statement touches, so a backlog never holds long locks.
@@ -231,12 +224,7 @@ PAM_SWEEP_BATCH_SIZE = 5000
 # Content-Security-Policy: no inline script anywhere, nothing from other origins.
 # form-action must also allow the sign-in hosts, because browsers apply it to the
 # redirect that follows a form POST (Access answers 302 to the federation endpoint).
-_signin_origins = [
-    "https://signin.aws.amazon.com",
-    "https://*.signin.aws.amazon.com",
-    "https://signin.amazonaws-us-gov.com",
-    "https://signin.amazonaws.cn",
-]
+_signin_origins = signin_origins()
 # (PAM_SIGNIN_URL's origin is added per response by pam_project.middleware.CSPMiddleware.)
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+
+from pam_project.admin import ServiceAdmin, copyable
+from pam_project.forms import form_changes
 
 from . import aws, services
 from .forms import AwsIamResourceForm, ProjectForm
@@ -21,18 +23,6 @@ from .policies import (
     target_role_trust_policy,
 )
 from .selectors import deployment_identity
-
-
-def copyable(text: str, element_id: str, *, block: bool = False) -> SafeString:
-    """Read-only text with a Copy button (static/pam/copy.js; no inline script)."""
-    tag = "pre" if block else "code"
-    return format_html(
-        '<{tag} id="{id}" class="pam-copy-source">{text}</{tag}> '
-        '<button type="button" class="button pam-copy" data-copy-target="{id}">Copy</button>',
-        tag=tag,
-        id=element_id,
-        text=text,
-    )
 
 
 def deployment_account_html() -> SafeString:
@@ -48,60 +38,6 @@ def deployment_account_html() -> SafeString:
         "AWS credentials (environment, shared config, or instance/container role).",
         identity.error,
     )
-
-
-class ServiceAdmin(admin.ModelAdmin):
-    """Saves through the app's services instead of ModelForm.save().
-
-    The form has already run the service's AWS check (see ServiceCheckedForm), so the
-    service is told `checked=True` and the roles are assumed once per save.
-    """
-
-    class Media:
-        js = ["pam/copy.js"]
-
-    def get_form(
-        self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kwargs: Any
-    ) -> type[forms.ModelForm]:
-        form = super().get_form(request, obj, change=change, **kwargs)
-        form.actor = request.user
-        return form
-
-    def create(self, request: HttpRequest, form: forms.ModelForm) -> Model:
-        raise NotImplementedError
-
-    def update(self, request: HttpRequest, form: forms.ModelForm) -> Model:
-        raise NotImplementedError
-
-    def save_form(self, request: HttpRequest, form: forms.ModelForm, change: bool) -> Model:
-        if change:
-            return self.update(request, form)
-        return self.create(request, form)
-
-    def save_model(
-        self, request: HttpRequest, obj: Model, form: forms.ModelForm, change: bool
-    ) -> None:
-        """Already saved by the service in save_form."""
-
-    def save_related(
-        self, request: HttpRequest, form: forms.ModelForm, formsets: list, change: bool
-    ) -> None:
-        # The service saved the object and these forms have no many-to-many fields, so
-        # there is no form.save_m2m() to call; inlines still save through save_formset.
-        for formset in formsets:
-            self.save_formset(request, form, formset, change=change)
-
-    def delete(self, request: HttpRequest, obj: Model) -> None:
-        raise NotImplementedError
-
-    def delete_model(self, request: HttpRequest, obj: Model) -> None:
-        # The admin's confirmation page has already listed what blocks the deletion
-        # (PROTECTed children, console sessions); the service enforces it again.
-        self.delete(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        for obj in queryset:
-            self.delete(request, obj)
 
 
 @admin.register(Project)
@@ -157,23 +93,20 @@ class ProjectAdmin(ServiceAdmin):
             copyable(as_json(policy), "pam-permissions-policy", block=True),
         )
 
-    def create(self, request: HttpRequest, form: forms.ModelForm) -> Project:
+    def create_object(self, form: forms.ModelForm, *, actor: AbstractBaseUser) -> Project:
         return services.project_create(
             name=form.cleaned_data["name"],
             description=form.cleaned_data["description"],
-            actor=request.user,
+            actor=actor,
         )
 
-    def update(self, request: HttpRequest, form: forms.ModelForm) -> Project:
-        project = Project.objects.get(pk=form.instance.pk)
-        return services.project_update(
-            project=project,
-            actor=request.user,
-            **{f: form.cleaned_data[f] for f in form.changed_data},
-        )
+    def update_object(
+        self, instance: Project, form: forms.ModelForm, *, actor: AbstractBaseUser
+    ) -> Project:
+        return services.project_update(project=instance, actor=actor, **form_changes(form))
 
-    def delete(self, request: HttpRequest, obj: Project) -> None:
-        services.project_delete(project=obj, actor=request.user)
+    def delete_object(self, instance: Project, *, actor: AbstractBaseUser) -> None:
+        services.project_delete(project=instance, actor=actor)
 
     def response_post_save_add(self, request: HttpRequest, obj: Project) -> HttpResponse:
         # The External ID and the filled-in policies exist only once the project does:
@@ -237,26 +170,15 @@ class AwsIamResourceAdmin(ServiceAdmin):
             copyable(as_json(target_trust), "pam-target-trust-policy", block=True),
         )
 
-    def create(self, request: HttpRequest, form: forms.ModelForm) -> AwsIamResource:
-        data = form.cleaned_data
-        return services.resource_create(
-            project=data["project"],
-            name=data["name"],
-            resource_role_arn=data["resource_role_arn"],
-            set_source_identity=data["set_source_identity"],
-            tag_session=data["tag_session"],
-            actor=request.user,
-            checked=True,
-        )
+    def create_object(self, form: forms.ModelForm, *, actor: AbstractBaseUser) -> AwsIamResource:
+        return services.resource_create(actor=actor, checked=True, **form.cleaned_data)
 
-    def delete(self, request: HttpRequest, obj: AwsIamResource) -> None:
-        services.resource_delete(resource=obj, actor=request.user)
-
-    def update(self, request: HttpRequest, form: forms.ModelForm) -> AwsIamResource:
-        resource = AwsIamResource.objects.select_related("project").get(pk=form.instance.pk)
+    def update_object(
+        self, instance: AwsIamResource, form: forms.ModelForm, *, actor: AbstractBaseUser
+    ) -> AwsIamResource:
         return services.resource_update(
-            resource=resource,
-            actor=request.user,
-            checked=True,
-            **{f: form.cleaned_data[f] for f in form.changed_data},
+            resource=instance, actor=actor, checked=True, **form_changes(form)
         )
+
+    def delete_object(self, instance: AwsIamResource, *, actor: AbstractBaseUser) -> None:
+        services.resource_delete(resource=instance, actor=actor)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from rest_framework import serializers
 
 from pam_project.api import ServiceModelViewSet
+from pam_project.forms import form_changes
 
 from . import services
 from .forms import AwsIamResourceForm, ProjectForm
 from .models import AwsIamResource, Project
-from .selectors import projects_visible_to, resources_visible_to
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -56,18 +57,18 @@ class ProjectViewSet(ServiceModelViewSet):
     create_form = update_form = ProjectForm
 
     def get_queryset(self) -> QuerySet[Project]:
-        return projects_visible_to(self.request.user).order_by("name")
+        return Project.objects.restrict(self.request.user).order_by("name")
 
-    def create_object(self, form: ProjectForm) -> Project:
-        return services.project_create(actor=self.request.user, **form.cleaned_data)
+    def create_object(self, form: ProjectForm, *, actor: AbstractBaseUser) -> Project:
+        return services.project_create(actor=actor, **form.cleaned_data)
 
-    def update_object(self, instance: Project, form: ProjectForm) -> Project:
-        return services.project_update(
-            project=instance, actor=self.request.user, **self.changes(form)
-        )
+    def update_object(
+        self, instance: Project, form: ProjectForm, *, actor: AbstractBaseUser
+    ) -> Project:
+        return services.project_update(project=instance, actor=actor, **form_changes(form))
 
-    def delete_object(self, instance: Project) -> None:
-        services.project_delete(project=instance, actor=self.request.user)
+    def delete_object(self, instance: Project, *, actor: AbstractBaseUser) -> None:
+        services.project_delete(project=instance, actor=actor)
 
 
 class AwsIamResourceUpdateForm(AwsIamResourceForm):
@@ -85,15 +86,21 @@ class ResourceViewSet(ServiceModelViewSet):
     immutable_fields = frozenset({"project"})
 
     def get_queryset(self) -> QuerySet[AwsIamResource]:
-        return resources_visible_to(self.request.user).order_by("project__name", "name")
-
-    def create_object(self, form: AwsIamResourceForm) -> AwsIamResource:
-        return services.resource_create(actor=self.request.user, checked=True, **form.cleaned_data)
-
-    def update_object(self, instance: AwsIamResource, form: AwsIamResourceForm) -> AwsIamResource:
-        return services.resource_update(
-            resource=instance, actor=self.request.user, checked=True, **self.changes(form)
+        return (
+            AwsIamResource.objects.restrict(self.request.user)
+            .select_related("project")
+            .order_by("project__name", "name")
         )
 
-    def delete_object(self, instance: AwsIamResource) -> None:
-        services.resource_delete(resource=instance, actor=self.request.user)
+    def create_object(self, form: AwsIamResourceForm, *, actor: AbstractBaseUser) -> AwsIamResource:
+        return services.resource_create(actor=actor, checked=True, **form.cleaned_data)
+
+    def update_object(
+        self, instance: AwsIamResource, form: AwsIamResourceForm, *, actor: AbstractBaseUser
+    ) -> AwsIamResource:
+        return services.resource_update(
+            resource=instance, actor=actor, checked=True, **form_changes(form)
+        )
+
+    def delete_object(self, instance: AwsIamResource, *, actor: AbstractBaseUser) -> None:
+        services.resource_delete(resource=instance, actor=actor)

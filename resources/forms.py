@@ -3,37 +3,11 @@
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import ValidationError
+
+from pam_project.forms import ServiceCheckedForm
 
 from . import services
 from .models import AwsIamResource, Project
-
-
-class ServiceCheckedForm(forms.ModelForm):
-    """A ModelForm that, once its fields are valid, runs a service's AWS check.
-
-    Subclasses set `checked_fields` (a change to any of them requires the check) and
-    implement `run_check()`. The admin then saves through the service with
-    `checked=True`, so one save assumes the roles once.
-    """
-
-    checked_fields: frozenset[str] = frozenset()
-    actor = None  # set by the admin before validation
-
-    def needs_check(self) -> bool:
-        return self.instance._state.adding or bool(self.checked_fields & set(self.changed_data))
-
-    def run_check(self) -> None:
-        raise NotImplementedError
-
-    def _post_clean(self) -> None:
-        super()._post_clean()
-        if self._errors or not self.needs_check():
-            return
-        try:
-            self.run_check()
-        except ValidationError as exc:
-            self._update_errors(exc)
 
 
 class ProjectForm(forms.ModelForm):

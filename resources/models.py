@@ -6,6 +6,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from pam_project.querysets import RestrictedQuerySet
+
 from .aws import RoleArn, parse_role_arn
 from .validators import NAME_MAX_LENGTH, validate_name, validate_role_arn
 
@@ -16,6 +18,25 @@ def generate_external_id() -> str:
     STS accepts 2..1224 characters of [\\w+=,.@:/-]; token_urlsafe uses [A-Za-z0-9_-].
     """
     return secrets.token_urlsafe(24)
+
+
+class ProjectQuerySet(RestrictedQuerySet):
+    def own(self, user: Any) -> ProjectQuerySet:
+        """Projects holding an account granted to the user. The grants are the accounts
+        app's rows; a lower app reaches them through reverse relations, never an import."""
+        granted = models.Q(resources__accounts__grants__user=user) | models.Q(
+            resources__accounts__grants__group__user=user
+        )
+        return self.filter(pk__in=Project.objects.filter(granted).values("pk"))
+
+
+class AwsIamResourceQuerySet(RestrictedQuerySet):
+    def own(self, user: Any) -> AwsIamResourceQuerySet:
+        """Resources holding an account granted to the user (see ProjectQuerySet.own)."""
+        granted = models.Q(accounts__grants__user=user) | models.Q(
+            accounts__grants__group__user=user
+        )
+        return self.filter(pk__in=AwsIamResource.objects.filter(granted).values("pk"))
 
 
 class Project(models.Model):
@@ -35,6 +56,8 @@ class Project(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ProjectQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -81,6 +104,8 @@ class AwsIamResource(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AwsIamResourceQuerySet.as_manager()
 
     class Meta:
         verbose_name = "AWS IAM resource"

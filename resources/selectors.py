@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
-from django.db.models import QuerySet
 
 from . import aws
-from .models import AwsIamResource, Project
 
 _IDENTITY_CACHE_KEY = "pam:deployment-identity"
 _IDENTITY_TTL = 3600
@@ -39,22 +36,3 @@ def deployment_identity(*, refresh: bool = False) -> DeploymentIdentity:
     result = DeploymentIdentity(identity.account_id, identity.arn)
     cache.set(_IDENTITY_CACHE_KEY, result, _IDENTITY_TTL)
     return result
-
-
-def projects_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
-    """All projects for those who may view them; otherwise those holding a granted account."""
-    if user.is_active and user.has_perm("resources.view_project"):
-        return Project.objects.all()
-    from accounts.selectors import accounts_for_user
-
-    return Project.objects.filter(pk__in=accounts_for_user(user).values("resource__project_id"))
-
-
-def resources_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[AwsIamResource]:
-    if user.is_active and user.has_perm("resources.view_awsiamresource"):
-        return AwsIamResource.objects.select_related("project")
-    from accounts.selectors import accounts_for_user
-
-    return AwsIamResource.objects.select_related("project").filter(
-        pk__in=accounts_for_user(user).values("resource_id")
-    )

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from audit.services import delete_recorded, record_create, record_update, snapshot
 from pam_project.db import save_unique
+from pam_project.users import user_label
 
 from . import aws
 from .guidance import guidance_for
@@ -22,7 +23,7 @@ VALIDATION_DURATION_SECONDS = 900  # the shortest session STS grants
 
 def actor_session_name(actor: AbstractUser) -> str:
     """Validation calls are named after the admin who saved, so CloudTrail shows who."""
-    return aws.session_name_for(actor.email or actor.get_username())
+    return aws.session_name_for(user_label(actor))
 
 
 def check_failure_message(exc: aws.AwsStepError, **context: object) -> str:

@@ -157,6 +157,9 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).restrict(request.user)
+
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
         # PostgreSQL refuses a NUL in any text parameter, which Django's filters pass on
         # (a 500). No stored value holds one: such a URL is refused as Django refuses any

@@ -1,4 +1,4 @@
-"""REST API for Console Session history."""
+"""REST API for Access (`POST accounts/<id>/access/`) and Console Session history."""
 
 from __future__ import annotations
 
@@ -8,11 +8,91 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import filters, pagination, serializers, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, filters, pagination, permissions, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 
+from accounts.models import PamAccount
+from accounts.selectors import accounts_for_user
+from pam_project.api import NO_STORE
+
+from .access import AccessFailed, access_from_request
+from .failures import failure_guidance, failure_status
 from .filters import SessionFilter
-from .models import ConsoleSession
-from .selectors import sessions_visible_to
+from .models import ConsoleSession, FailureStep
+
+
+class AccessSerializer(serializers.Serializer):
+    session_id = serializers.IntegerField()
+    signin_url = serializers.URLField(
+        help_text="One-time AWS Console sign-in URL, valid for 15 minutes. A credential: "
+        "open it, do not store or log it."
+    )
+    expires_at = serializers.DateTimeField(help_text="When the console session ends (AWS).")
+
+
+class AccessErrorSerializer(serializers.Serializer):
+    session_id = serializers.IntegerField(help_text="The failed attempt's Console Session.")
+    step = serializers.ChoiceField(choices=FailureStep.choices)
+    code = serializers.CharField(help_text="AWS's error code, or ours for network faults.")
+    message = serializers.CharField()
+    checks = serializers.ListField(child=serializers.CharField(), help_text="What to check.")
+
+
+class AccessViewSet(viewsets.GenericViewSet):
+    """Access from a script: `POST /api/v1/accounts/<id>/access/`, beside the accounts
+    endpoint it extends. The same grants, recording and failures as the web page."""
+
+    queryset = PamAccount.objects.none()
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = AccessSerializer
+
+    def get_queryset(self) -> QuerySet[PamAccount]:
+        return PamAccount.objects.restrict(self.request.user).select_related("resource__project")
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: AccessSerializer,
+            403: OpenApiResponse(description="Visible to you (you manage it) but not granted."),
+            404: OpenApiResponse(description="No such account, or not yours to see."),
+            502: OpenApiResponse(AccessErrorSerializer, description="An AWS step failed."),
+            429: OpenApiResponse(
+                AccessErrorSerializer, description="Too many attempts (see Retry-After)."
+            ),
+            503: OpenApiResponse(AccessErrorSerializer, description="Could not finish here."),
+        },
+        summary="Access: a console sign-in URL for this account",
+        tags=["accounts"],
+    )
+    @action(detail=True, methods=["post"])
+    def access(self, request: Request, pk: str | None = None) -> Response:
+        """Run the Access chain for this account."""
+        account = self.get_object()
+        if not accounts_for_user(request.user).filter(pk=account.pk).exists():
+            raise exceptions.PermissionDenied("You are not granted this account.")
+        try:
+            granted = access_from_request(request, account)
+        except AccessFailed as failure:
+            body = {
+                "session_id": failure.session.pk,
+                "step": failure.step,
+                "code": failure.code,
+                "message": failure.message,
+                "checks": failure_guidance(account, failure).checks,
+            }
+            headers = dict(NO_STORE)
+            if failure.retry_after:
+                headers["Retry-After"] = str(failure.retry_after)
+            return Response(body, status=failure_status(failure.step), headers=headers)
+        body = {
+            "session_id": granted.session.pk,
+            "signin_url": granted.signin_url,
+            "expires_at": serializers.DateTimeField().to_representation(granted.session.expires_at),
+        }
+        return Response(body, headers=NO_STORE)
 
 
 def _iso(value: datetime | None, zone: tzinfo) -> str | None:
@@ -122,7 +202,8 @@ class SessionViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self) -> QuerySet[ConsoleSession]:
         # Of the joined account, resource and project the rows show only names and ids;
         # loading their other columns (timestamps, descriptions) cost a tenth of a page.
-        return sessions_visible_to(self.request.user).only(
+        sessions = ConsoleSession.objects.restrict(self.request.user)
+        return sessions.select_related("account__resource__project").only(
             *(field.name for field in ConsoleSession._meta.concrete_fields),
             "account__name",
             "account__resource",

@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import PamAccount
+from pam_project.querysets import RestrictedQuerySet
 from resources.aws import Step
 
 
@@ -25,6 +26,12 @@ class FailureStep(models.TextChoices):
     RATE_LIMITED = "rate_limited", "Too many Access attempts"
     RECORD = "record", "Recording the session"
     ABANDONED = "abandoned", "Request never finished"
+
+
+class ConsoleSessionQuerySet(RestrictedQuerySet):
+    def own(self, user: object) -> ConsoleSessionQuerySet:
+        """Everyone sees their own history; ops (view_consolesession) see everyone's."""
+        return self.filter(user=user)
 
 
 class ConsoleSession(models.Model):
@@ -76,6 +83,8 @@ class ConsoleSession(models.Model):
     ended_at = models.DateTimeField(
         null=True, blank=True, help_text="When the app recorded the session as ended."
     )
+
+    objects = ConsoleSessionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -9,7 +9,7 @@ from datetime import datetime
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.templatetags.pam import human_seconds
+from pam_project.durations import format_countdown
 
 from .models import ConsoleSession, Status
 
@@ -43,7 +43,7 @@ def session_rows(sessions: Iterable[ConsoleSession], *, show_account: bool) -> l
     for s in sessions:
         ended, until = "—", ""
         if s.status == Status.ACTIVE and s.expires_at is not None:
-            ended = f"{human_seconds(s.time_left)} left"
+            ended = f"{format_countdown(s.time_left)} left"
             until = _local(s.expires_at, "%H:%M:%S %Z")
         elif s.status == Status.EXPIRED and s.expires_at is not None:
             ended = f"expired {_local(s.expires_at, full)}"

@@ -8,27 +8,16 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from accounts.durations import MAX_SECONDS
+from pam_project.durations import MAX_SECONDS
 
 from .models import ConsoleSession, FailureStep, Status
 
 
 def sessions_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[ConsoleSession]:
-    """A user's own sessions, newest first. Everyone sees their own history."""
+    """A user's own sessions, newest first, whatever their permissions (the pages)."""
     if not user.is_authenticated:
         return ConsoleSession.objects.none()
-    return ConsoleSession.objects.filter(user=user).select_related("account__resource__project")
-
-
-def sessions_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[ConsoleSession]:
-    """Everyone's sessions for ops (the view_consolesession permission), else one's own."""
-    if (
-        user.is_authenticated
-        and user.is_active
-        and user.has_perm("sessions_app.view_consolesession")
-    ):
-        return ConsoleSession.objects.select_related("account__resource__project")
-    return sessions_for_user(user)
+    return ConsoleSession.objects.own(user).select_related("account__resource__project")
 
 
 def active_at_q(instant: datetime) -> Q:

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import PamAccount
+from pam_project.users import user_label
 
 from .models import ConsoleSession, FailureStep, Status
 from .scheduling import schedule_expiry
@@ -41,7 +42,7 @@ def session_start(
     """
     return ConsoleSession.objects.create(
         user=user,
-        user_email=user.email or user.get_username(),
+        user_email=user_label(user),
         account=account,
         target_role_arn=account.target_role_arn,
         resource_role_arn=account.resource.resource_role_arn,

@@ -1,11 +1,25 @@
+"""The pages of Access: one account with its Access button and recent sessions, the
+Access POST itself, and the user's own session history."""
+
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from collections.abc import Callable
+from functools import wraps
 
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.selectors import accounts_for_user
+
+from .access import AccessFailed, access_from_request
+from .failures import failure_guidance, failure_status
+from .models import FailureStep
 from .presenters import session_rows
 from .selectors import sessions_for_user
 
@@ -18,3 +32,55 @@ def session_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(sessions_for_user(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     rows = session_rows(page.object_list, show_account=True)
     return render(request, "sessions_app/list.html", {"page": page, "rows": rows})
+
+
+@require_GET
+@login_required
+def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
+    account = get_object_or_404(accounts_for_user(request.user), pk=account_id)
+    sessions = sessions_for_user(request.user).filter(account=account)[:10]
+    rows = session_rows(sessions, show_account=False)
+    return render(request, "sessions_app/account_detail.html", {"account": account, "rows": rows})
+
+
+def no_referrer(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The strictest Referrer-Policy on responses that lead to the sign-in URL."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    return wrapped
+
+
+@no_referrer
+@never_cache
+@require_POST
+def account_access(request: HttpRequest, account_id: int) -> HttpResponse:
+    """The Access button. POST only (CSRF-protected), answers 302 to the console."""
+    if not request.user.is_authenticated:
+        # After signing in, come back to the account page, not to a POST-only URL.
+        return redirect_to_login(reverse("account-detail", args=[account_id]))
+    account = get_object_or_404(accounts_for_user(request.user), pk=account_id)
+    try:
+        granted = access_from_request(request, account)
+    except AccessFailed as failure:
+        response = render(
+            request,
+            "sessions_app/access_failed.html",
+            {
+                "account": account,
+                "failure": failure,
+                "step_label": FailureStep(failure.step).label,
+                "guidance": failure_guidance(account, failure),
+            },
+            status=failure_status(failure.step),
+        )
+        if failure.retry_after:
+            response["Retry-After"] = str(failure.retry_after)
+        return response
+    # The sign-in URL goes to the browser in Location and nowhere else; never_cache and
+    # no_referrer keep it out of caches and Referer headers.
+    return HttpResponseRedirect(granted.signin_url)

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from accounts.models import AccountGrant
+from accounts.models import AccountGrant, ApiToken
 from audit.models import AuditEvent
 
 from .factories import RESOURCE_ROLE_ARN, AccountFactory, ProjectFactory
@@ -83,7 +83,9 @@ def test_tokens_are_recorded_without_their_secret(bob):
     assert created["changes"]["name"] == "ci"
     assert body["token"] not in str(created)
     assert "digest" not in created["changes"]
-    assert revoked["changes"] == {"revoked_at": [None, "now"]}
+    # The time it was revoked, as the row has it (not the word "now").
+    stored = ApiToken.objects.get(pk=body["id"]).revoked_at
+    assert revoked["changes"] == {"revoked_at": [None, stored.isoformat()]}
 
 
 def test_the_audit_log_is_read_only_in_the_admin(client, alice):

@@ -31,7 +31,7 @@ def granted(bob):
 
 
 def test_redis_visibility_timeout_outlasts_the_longest_expiry_eta():
-    from accounts.durations import MAX_SECONDS
+    from pam_project.durations import MAX_SECONDS
 
     assert REDIS_VISIBILITY_TIMEOUT > MAX_SECONDS
 

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 
-from accounts import services
-from resources.aws import PARTITIONS, TemporaryCredentials, get_signin_token, login_url
+from resources.aws import PARTITIONS, TemporaryCredentials, get_signin_token, signin_url
+from sessions_app.access import account_access
 from sessions_app.models import ConsoleSession, Status
 
 from .factories import AccountFactory, GrantFactory
@@ -19,7 +19,7 @@ ISSUER = "https://pam.example.test/accounts/1/"
 
 
 def access(account, user):
-    return services.account_access(
+    return account_access(
         account=account, user=user, client_ip="203.0.113.7", user_agent="pytest", issuer=ISSUER
     )
 
@@ -106,10 +106,10 @@ def test_federation_gets_the_hop_2_credentials_and_no_session_duration(
     }
 
 
-def test_the_login_url_carries_token_issuer_and_console_destination(aws, federation, account, bob):
+def test_the_signin_url_carries_token_issuer_and_console_destination(aws, federation, account, bob):
     granted = access(account, bob)
 
-    url = urlsplit(granted.login_url)
+    url = urlsplit(granted.signin_url)
     query = {k: v[0] for k, v in parse_qs(url.query).items()}
     assert (url.scheme, url.hostname, url.path) == ("https", "signin.aws.amazon.com", "/federation")
     assert query == {
@@ -179,7 +179,7 @@ def test_one_boto3_session_serves_every_access(aws, federation, account, bob, mo
 def test_federation_and_login_use_the_partitions_own_hosts(federation, partition):
     creds = TemporaryCredentials("ASIAEXAMPLE", "secret", "token", expiration=None)
     token = get_signin_token(creds, partition=partition)
-    url = urlsplit(login_url(token, partition=partition, issuer=ISSUER))
+    url = urlsplit(signin_url(token, partition=partition, issuer=ISSUER))
 
     expected = PARTITIONS[partition]
     assert urlsplit(federation.calls[-1].url).hostname == expected.signin_host
@@ -187,14 +187,15 @@ def test_federation_and_login_use_the_partitions_own_hosts(federation, partition
     assert parse_qs(url.query)["Destination"] == [expected.console_url]
 
 
-def test_pam_signin_url_overrides_the_federation_endpoint(federation):
+def test_pam_signin_url_overrides_the_federation_endpoint(federation, settings):
     import responses
 
+    settings.PAM_SIGNIN_URL = "http://127.0.0.1:9999"
     creds = TemporaryCredentials("ASIAEXAMPLE", "secret", "token", expiration=None)
     with responses.RequestsMock() as mock:
         mock.add_callback(responses.GET, "http://127.0.0.1:9999/federation", callback=federation)
-        token = get_signin_token(creds, partition="aws", override="http://127.0.0.1:9999")
-    url = login_url(token, partition="aws", issuer=ISSUER, override="http://127.0.0.1:9999")
+        token = get_signin_token(creds, partition="aws")
+    url = signin_url(token, partition="aws", issuer=ISSUER)
     assert url.startswith("http://127.0.0.1:9999/federation?Action=login&")
 
 

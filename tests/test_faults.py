@@ -226,15 +226,15 @@ def test_database_unavailable_at_the_start_of_access(aws, account, bob, monkeypa
 def test_a_request_killed_between_hops_is_swept_to_failed(aws, federation, account, bob):
     """The worker dies (gunicorn's abort is a SystemExit) after hop 1: the committed
     pending row is all that is left, and the sweep closes it."""
-    from accounts import services
     from resources.aws import sts
+    from sessions_app.access import account_access
 
     def die(**kwargs):
         raise SystemExit("worker aborted")
 
     sts._boto_session().events.register("after-call.sts.AssumeRole", die)
     with pytest.raises(SystemExit):
-        services.account_access(
+        account_access(
             account=account,
             user=bob,
             client_ip=None,

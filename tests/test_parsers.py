@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accounts.durations import format_duration, parse_duration
+from pam_project.durations import format_duration, parse_duration
 from resources.aws import ArnError, parse_role_arn, session_name_for
 
 AWS_NAME = re.compile(r"[A-Za-z0-9_+=,.@-]{2,64}")

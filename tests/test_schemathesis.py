@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from accounts import services
+from accounts import tokens
 
 from .factories import AccountFactory, ConsoleSessionFactory, GrantFactory
 
@@ -42,7 +42,7 @@ def test_no_request_makes_the_api_fail(wsgi_app, alice, federation):
     account = AccountFactory()
     GrantFactory(account=account, user=alice)
     ConsoleSessionFactory(user=alice, account=account)
-    token = services.token_create(user=alice, name="schemathesis")[1]
+    token = tokens.token_create(user=alice, name="schemathesis")[1]
     headers = {"Authorization": f"Bearer {token}"}
     schema = schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app)
 

@@ -77,15 +77,15 @@ def test_no_credential_or_sign_in_secret_is_written_anywhere(aws, standin, caplo
         before_task_publish.disconnect(capture)
     assert (ok.status_code, failed.status_code) == (302, 502)
 
-    login_url = ok["Location"]
-    secrets = {"login URL": login_url}
+    signin_url = ok["Location"]
+    secrets = {"sign-in URL": signin_url}
     for n, answer in enumerate(aws.answers):  # hop 1 and 2 of the good try, hop 1 of the bad
         secrets[f"secret key #{n}"] = answer["Credentials"]["SecretAccessKey"]
         secrets[f"session token #{n}"] = answer["Credentials"]["SessionToken"]
     assert len(aws.answers) == 3
     (signin_token,) = standin.tokens
     secrets["sign-in token"] = signin_token
-    assert signin_token in login_url  # the URL we are looking for is the real one
+    assert signin_token in signin_url  # the URL we are looking for is the real one
 
     pages = [ok.content, failed.content] + [
         user_client.get(path).content

@@ -6,16 +6,18 @@ patch or observe this one place.
 
 from .arn import ArnError, RoleArn, parse_role_arn
 from .errors import AwsStepError, Step
-from .federation import get_signin_token, login_url
+from .federation import get_signin_token, signin_url
 from .partitions import PARTITIONS, Partition
 from .session_name import session_name_for
 from .sts import (
     AssumedRole,
     CallerIdentity,
     TemporaryCredentials,
+    assume_chain,
     assume_resource_role,
     assume_target_role,
     caller_identity,
+    check_same_partition,
     deployment_partition,
     region,
 )
@@ -30,13 +32,15 @@ __all__ = [
     "RoleArn",
     "Step",
     "TemporaryCredentials",
+    "assume_chain",
     "assume_resource_role",
     "assume_target_role",
     "caller_identity",
+    "check_same_partition",
     "deployment_partition",
     "get_signin_token",
-    "login_url",
     "parse_role_arn",
     "region",
     "session_name_for",
+    "signin_url",
 ]

@@ -1,12 +1,15 @@
-"""The AWS federation endpoint: chained credentials -> sign-in token -> console login URL.
+"""The AWS federation endpoint: chained credentials -> sign-in token -> console sign-in URL.
 
 IAM User Guide, "Enable custom identity broker access to the AWS console". Two rules
 that matter here:
 - `SessionDuration` must not be sent for credentials obtained by role chaining: the
   endpoint answers HTTP 400 "Invalid credentials parameter". The console session then
   lasts as long as the credentials themselves.
-- The sign-in token (and therefore the login URL) is a bearer credential valid for 15
+- The sign-in token (and therefore the sign-in URL) is a bearer credential valid for 15
   minutes. Neither is ever logged, stored, or put in an exception message.
+
+The endpoint is the partition's own unless PAM_SIGNIN_URL (tests, the demo) overrides it;
+this module reads that setting itself, so no caller passes it down.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 from urllib.parse import urlencode, urlsplit
 
 import requests
+from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -47,8 +51,9 @@ _http.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=32, max_ret
 _http.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=RETRY))
 
 
-def endpoint(partition: str, override: str = "") -> str:
-    """The federation endpoint URL: the override (tests, demo) or the partition's own."""
+def endpoint(partition: str) -> str:
+    """The federation endpoint URL: PAM_SIGNIN_URL (tests, demo) or the partition's own."""
+    override = settings.PAM_SIGNIN_URL
     if override:
         parts = urlsplit(override)
         if parts.path in ("", "/"):
@@ -65,9 +70,7 @@ def _scrub(text: str, credentials: TemporaryCredentials) -> str:
     return text[:_MAX_ERROR_TEXT]
 
 
-def get_signin_token(
-    credentials: TemporaryCredentials, *, partition: str, override: str = ""
-) -> str:
+def get_signin_token(credentials: TemporaryCredentials, *, partition: str) -> str:
     """Exchange temporary credentials for a sign-in token (the secret part of the URL)."""
     session_json = json.dumps(
         {
@@ -78,7 +81,7 @@ def get_signin_token(
     )
     try:
         response = _http.get(
-            endpoint(partition, override),
+            endpoint(partition),
             params={"Action": "getSigninToken", "Session": session_json},
             timeout=TIMEOUT,
             allow_redirects=False,
@@ -117,15 +120,11 @@ def get_signin_token(
     return token
 
 
-def login_url(
-    signin_token: str,
-    *,
-    partition: str,
-    issuer: str,
-    destination: str | None = None,
-    override: str = "",
+def signin_url(
+    signin_token: str, *, partition: str, issuer: str, destination: str | None = None
 ) -> str:
-    """The one-time console login URL. A bearer credential: hand it to the user, nowhere else."""
+    """The one-time console sign-in URL. A bearer credential: hand it to the user, nowhere
+    else."""
     query = urlencode(
         {
             "Action": "login",
@@ -134,4 +133,4 @@ def login_url(
             "SigninToken": signin_token,
         }
     )
-    return f"{endpoint(partition, override)}?{query}"
+    return f"{endpoint(partition)}?{query}"

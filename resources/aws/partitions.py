@@ -16,6 +16,8 @@ class Partition:
     signin_host: str
     console_url: str
     default_region: str
+    # Whether AWS also serves `<region>.<signin_host>` (only the commercial partition).
+    regional_signin: bool = False
 
 
 PARTITIONS: dict[str, Partition] = {
@@ -24,6 +26,7 @@ PARTITIONS: dict[str, Partition] = {
         signin_host="signin.aws.amazon.com",
         console_url="https://console.aws.amazon.com/",
         default_region="us-east-1",
+        regional_signin=True,
     ),
     "aws-us-gov": Partition(
         name="aws-us-gov",
@@ -47,3 +50,21 @@ def partition_of_region(region: str) -> str:
     if region.startswith("us-gov-"):
         return "aws-us-gov"
     return "aws"
+
+
+def is_signin_host(host: str) -> bool:
+    """Whether `host` is one of AWS's sign-in services (or a regional one of them)."""
+    return any(
+        host == p.signin_host or (p.regional_signin and host.endswith("." + p.signin_host))
+        for p in PARTITIONS.values()
+    )
+
+
+def signin_origins() -> list[str]:
+    """Every origin the federation endpoint can be on, as CSP sources."""
+    origins = []
+    for p in PARTITIONS.values():
+        origins.append(f"https://{p.signin_host}")
+        if p.regional_signin:
+            origins.append(f"https://*.{p.signin_host}")
+    return origins

@@ -1,4 +1,4 @@
-"""The two AssumeRole hops of the Access chain, and the caller identity.
+"""The two AssumeRole hops of the Access chain (`assume_chain`), and the caller identity.
 
 One boto3 Session serves the whole process: building a Session per call re-reads the
 service models and credential chain and made the two-hop chain about 20 times slower
@@ -12,8 +12,10 @@ AWS_ENDPOINT_URL_STS, AWS_ACCESS_KEY_ID, AWS_PROFILE, ...); the app adds none.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,8 +33,11 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
+from .arn import RoleArn
 from .errors import AwsStepError, Step
 from .partitions import PARTITIONS, partition_of_region
+
+log = logging.getLogger(__name__)
 
 # Explicit timeouts: a hung STS endpoint must not hold a web worker for botocore's
 # default 60 s per attempt. Standard retry mode retries throttling and transient errors
@@ -61,6 +66,9 @@ class TemporaryCredentials:
 class AssumedRole:
     credentials: TemporaryCredentials
     assumed_role_arn: str
+    # `AROA...:<session name>`: what `aws:userid` holds for this session in IAM policy
+    # conditions (revoking one session denies exactly this value).
+    assumed_role_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -183,6 +191,11 @@ def _assume(
         answer = client.assume_role(**params)
     except (ClientError, BotoCoreError, ResponseParserError) as exc:
         raise _step_error(step, exc) from None
+    except Exception as exc:
+        # A bug or an unexpected library error still names its step. The traceback goes
+        # to the log; it holds no credential (TemporaryCredentials hides them from repr).
+        log.exception("Unexpected error in sts:AssumeRole (%s)", step)
+        raise AwsStepError(step, "InternalError", type(exc).__name__) from None
     creds = answer["Credentials"]
     return AssumedRole(
         credentials=TemporaryCredentials(
@@ -192,6 +205,7 @@ def _assume(
             expiration=creds["Expiration"],
         ),
         assumed_role_arn=answer["AssumedRoleUser"]["Arn"],
+        assumed_role_id=answer["AssumedRoleUser"].get("AssumedRoleId", ""),
     )
 
 
@@ -250,3 +264,57 @@ def caller_identity() -> CallerIdentity:
     except (ClientError, BotoCoreError, ResponseParserError) as exc:
         raise _step_error(Step.RESOURCE_ROLE, exc) from None
     return CallerIdentity(account_id=answer["Account"], arn=answer["Arn"])
+
+
+def check_same_partition(*, resource_role: RoleArn, target_role: RoleArn) -> None:
+    """Both roles of a chain must share a partition: a Resource Role session cannot
+    assume a role in another partition, and a sign-in token works only in its own."""
+    if target_role.partition != resource_role.partition:
+        raise AwsStepError(
+            Step.TARGET_ROLE,
+            "PartitionMismatch",
+            f"The Target Role is in the {target_role.partition} partition but the Resource "
+            f"Role is in {resource_role.partition}: both must be in the same.",
+        )
+
+
+def assume_chain(
+    *,
+    resource_role: RoleArn,
+    target_role: RoleArn,
+    external_id: str,
+    session_name: str,
+    duration_seconds: int,
+    source_identity: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    marks: dict[str, float] | None = None,
+) -> AssumedRole:
+    """Hop 1 then hop 2, as Access runs them and as saving an account validates them.
+
+    Both hops pass the project's External ID and the same session name (and optional
+    SourceIdentity); the tags go on hop 2 only, the session people act in. `marks`, if
+    given, gets the perf_counter time at which each hop finished ("hop1", "hop2").
+    Raises AwsStepError naming the step that failed.
+    """
+    check_same_partition(resource_role=resource_role, target_role=target_role)
+    hop1 = assume_resource_role(
+        role_arn=resource_role.arn,
+        external_id=external_id,
+        session_name=session_name,
+        duration_seconds=duration_seconds,
+        source_identity=source_identity,
+    )
+    if marks is not None:
+        marks["hop1"] = time.perf_counter()
+    hop2 = assume_target_role(
+        via=hop1.credentials,
+        role_arn=target_role.arn,
+        external_id=external_id,
+        session_name=session_name,
+        duration_seconds=duration_seconds,
+        source_identity=source_identity,
+        tags=tags,
+    )
+    if marks is not None:
+        marks["hop2"] = time.perf_counter()
+    return hop2

@@ -9,24 +9,23 @@ from __future__ import annotations
 
 import codecs
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import PamAccount
+from pam_project.durations import parse_seconds
 from resources.models import AwsIamResource, Project
 
 from ...exports import csv_stream, rows, text
 from ...filters import SessionFilter
 from ...models import ConsoleSession, Status
 
-_RELATIVE = re.compile(r"(?P<n>\d{1,6})(?P<unit>[smhdw])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 TABLE_COLUMNS = [
     ("id", 8),
     ("created_at", 25),
@@ -40,13 +39,15 @@ TABLE_COLUMNS = [
 
 
 def parse_instant(value: str, option: str) -> datetime:
-    """`now`, a relative age (`24h`, `7d`, `30m`: that long ago) or ISO 8601."""
+    """`now`, an age in the durations grammar (`24h`, `7d`, `1h30m`: that long ago), or
+    ISO 8601."""
     value = value.strip()
     if value == "now":
         return timezone.now()
-    match = _RELATIVE.fullmatch(value)
-    if match:
-        return timezone.now() - timedelta(**{_UNITS[match["unit"]]: int(match["n"])})
+    try:
+        return timezone.now() - timedelta(seconds=parse_seconds(value))
+    except ValidationError:
+        pass
     try:
         parsed = parse_datetime(value)
     except ValueError:

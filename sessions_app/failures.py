@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from accounts.models import PamAccount
 from resources.guidance import Guidance, guidance_for
-from sessions_app.models import FailureStep
 
-from .models import PamAccount
-from .services import AccessFailed
+from .access import AccessFailed
+from .models import FailureStep
 
 AWS_STEPS = {FailureStep.RESOURCE_ROLE, FailureStep.TARGET_ROLE, FailureStep.FEDERATION}
 

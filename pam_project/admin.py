@@ -1,0 +1,113 @@
+"""The admin base every app's ModelAdmin for configuration shares.
+
+Saves and deletes go through the app's services (validation, the AWS check, the audit
+event) with the same hooks as the API's viewsets (pam_project/api.py):
+`create_object(form, actor=)`, `update_object(instance, form, actor=)`,
+`delete_object(instance, actor=)`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from .forms import ServiceCheckedForm
+from .querysets import RestrictedQuerySet
+
+
+def copyable(text: str, element_id: str, *, block: bool = False) -> SafeString:
+    """Read-only text with a Copy button (static/pam/copy.js; no inline script)."""
+    tag = "pre" if block else "code"
+    return format_html(
+        '<{tag} id="{id}" class="pam-copy-source">{text}</{tag}> '
+        '<button type="button" class="button pam-copy" data-copy-target="{id}">Copy</button>',
+        tag=tag,
+        id=element_id,
+        text=text,
+    )
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """Saves through the app's services instead of ModelForm.save().
+
+    A ServiceCheckedForm has already run the service's AWS check during validation, so
+    the hooks tell the service `checked=True` and the roles are assumed once per save.
+    """
+
+    class Media:
+        js = ["pam/copy.js"]
+
+    def create_object(self, form: forms.ModelForm, *, actor: AbstractBaseUser) -> Model:
+        raise NotImplementedError
+
+    def update_object(
+        self, instance: Model, form: forms.ModelForm, *, actor: AbstractBaseUser
+    ) -> Model:
+        raise NotImplementedError
+
+    def delete_object(self, instance: Model, *, actor: AbstractBaseUser) -> None:
+        raise NotImplementedError
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        if not isinstance(queryset, RestrictedQuerySet):
+            return queryset
+        # As ModelAdmin.has_view_permission does, the change permission implies viewing.
+        action = "change" if self.has_change_permission(request) else "view"
+        return queryset.restrict(request.user, action)
+
+    def get_form(
+        self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        if not issubclass(form_class, ServiceCheckedForm):
+            return form_class
+        actor = request.user
+
+        class WithActor(form_class):  # the admin builds forms itself: bind the actor here
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                kw.setdefault("actor", actor)
+                super().__init__(*args, **kw)
+
+        WithActor.__name__ = form_class.__name__
+        return WithActor
+
+    def save_form(self, request: HttpRequest, form: forms.ModelForm, change: bool) -> Model:
+        if change:
+            # The form changed form.instance in memory; the service compares the row.
+            stored = type(form.instance)._default_manager.get(pk=form.instance.pk)
+            saved = self.update_object(stored, form, actor=request.user)
+        else:
+            saved = self.create_object(form, actor=request.user)
+        # Inline formsets were built around form.instance; they read the saved one here.
+        form.instance = saved
+        return saved
+
+    def save_model(
+        self, request: HttpRequest, obj: Model, form: forms.ModelForm, change: bool
+    ) -> None:
+        """Already saved by the service in save_form."""
+
+    def save_related(
+        self, request: HttpRequest, form: forms.ModelForm, formsets: list, change: bool
+    ) -> None:
+        # The service saved the object and these forms have no many-to-many fields, so
+        # there is no form.save_m2m() to call; inlines still save through save_formset.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        # The admin's confirmation page has already listed what blocks the deletion
+        # (PROTECTed children, console sessions); the service enforces it again.
+        self.delete_object(obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset:
+            self.delete_object(obj, actor=request.user)

@@ -1,0 +1,51 @@
+"""The form base that the admin and the API share: fields from the model, then the
+service's AWS check, with the acting user given to the form one way, at construction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+
+
+class ServiceCheckedForm(forms.ModelForm):
+    """A ModelForm that, once its fields are valid, runs a service's AWS check.
+
+    Subclasses set `checked_fields` (a change to any of them requires the check) and
+    implement `run_check()`. The admin and the API then save through the service with
+    `checked=True`, so one save assumes the roles once.
+
+    The acting user comes in as `actor=`: the check's AssumeRole calls are named after
+    them, so CloudTrail shows which admin saved.
+    """
+
+    checked_fields: frozenset[str] = frozenset()
+
+    def __init__(self, *args: Any, actor: AbstractBaseUser | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+
+    def needs_check(self) -> bool:
+        return self.instance._state.adding or bool(self.checked_fields & set(self.changed_data))
+
+    def run_check(self) -> None:
+        raise NotImplementedError
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        if self._errors or not self.needs_check():
+            return
+        if self.actor is None:
+            raise TypeError(f"{type(self).__name__} needs actor= to run its AWS check")
+        try:
+            self.run_check()
+        except ValidationError as exc:
+            self._update_errors(exc)
+
+
+def form_changes(form: forms.ModelForm) -> dict[str, Any]:
+    """The fields the person changed, with their cleaned values: what an update service
+    receives from the admin and the API alike."""
+    return {field: form.cleaned_data[field] for field in form.changed_data}

@@ -1,0 +1,206 @@
+"""The Access chain: one click, one Console Session row, one console sign-in URL.
+
+    grant checked (the caller: accounts_for_user, else 404)
+    -> `pending` row committed             (services.session_start)
+    -> rate limit counted from the rows    (PAM_ACCESS_RATE)
+    -> hop 1 + hop 2                       (resources.aws.assume_chain)
+    -> sign-in token, sign-in URL          (resources.aws.get_signin_token / signin_url)
+    -> `active` with AWS's own expiry, expiry task on commit (services.session_activate)
+
+Every call leaves one row: `active` (AccessGranted returned) or `failed` (AccessFailed
+raised, naming the step). The web page and the API both come in through
+`access_from_request`, and present a failure through failures.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import PamAccount
+from pam_project.durations import per
+from pam_project.http import client_ip, public_url
+from pam_project.users import user_label
+from resources import aws
+
+from . import services
+from .models import ConsoleSession, FailureStep
+from .selectors import recent_attempts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AccessGranted:
+    session: ConsoleSession
+    # A bearer credential for 15 minutes: goes to the user's browser, nowhere else.
+    signin_url: str = field(repr=False)
+
+
+class AccessFailed(Exception):
+    def __init__(
+        self,
+        session: ConsoleSession,
+        step: str,
+        code: str,
+        message: str,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(f"{step}: {code}")
+        self.session = session
+        self.step = step
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
+def access_from_request(request: HttpRequest, account: PamAccount) -> AccessGranted:
+    """Access for the signed-in user of `request` (a page's POST or the API's)."""
+    return account_access(
+        account=account,
+        user=request.user,
+        client_ip=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        # Where the console sends people when their session ends: the account's page.
+        issuer=public_url(request, reverse("account-detail", args=[account.pk])),
+    )
+
+
+def account_access(
+    *,
+    account: PamAccount,
+    user: AbstractUser,
+    client_ip: str | None,
+    user_agent: str,
+    issuer: str,
+) -> AccessGranted:
+    """The Access chain. The caller has checked the grant.
+
+    Runs in autocommit: a transaction around it would hide the pending row, which must
+    be committed before any AWS call so that a crash mid-way still leaves the attempt.
+    """
+    started = time.perf_counter()
+    marks: dict[str, float] = {}
+    resource = account.resource
+    session_name = aws.session_name_for(user_label(user))
+    session = services.session_start(
+        user=user,
+        account=account,
+        role_session_name=session_name,
+        client_ip=client_ip,
+        user_agent=user_agent,
+    )
+    _check_rate(session, user)
+    marks["record"] = time.perf_counter()
+    step = FailureStep.RESOURCE_ROLE
+    try:
+        target = account.role
+        hop2 = aws.assume_chain(
+            resource_role=resource.role,
+            target_role=target,
+            external_id=resource.project.external_id,
+            session_name=session_name,
+            duration_seconds=account.session_duration,
+            source_identity=session_name if resource.set_source_identity else None,
+            tags={aws.sts.SESSION_TAG_KEY: str(session.pk)} if resource.tag_session else None,
+            marks=marks,
+        )
+        step = FailureStep.FEDERATION
+        token = aws.get_signin_token(hop2.credentials, partition=target.partition)
+        url = aws.signin_url(token, partition=target.partition, issuer=issuer)
+        marks["federation"] = time.perf_counter()
+    except aws.AwsStepError as exc:
+        raise _fail(session, exc.step, exc.code, exc.message) from None
+    except Exception as exc:
+        # A bug or an unexpected library error must still close the row, with the step
+        # it happened in; the traceback goes to the log (it holds no credential: the
+        # credential types hide their secrets from repr()).
+        log.exception("Unexpected error during Access, console session %s", session.pk)
+        raise _fail(session, step, "InternalError", type(exc).__name__) from None
+
+    activated = services.session_activate(
+        session=session,
+        expires_at=hop2.credentials.expiration,
+        assumed_role_arn=hop2.assumed_role_arn,
+        access_key_id=hop2.credentials.access_key_id,
+    )
+    if not activated:
+        # The sweep gave up on this row while AWS was slow. Fail closed: the recorded
+        # history says `failed`, so the user does not get the console either.
+        raise AccessFailed(
+            session,
+            session.failure_step or FailureStep.RECORD,
+            session.error_code or "NotPending",
+            "The attempt took too long and was already recorded as failed.",
+        )
+    marks["activate"] = time.perf_counter()
+    log.info(
+        "Access granted: console session %s, user %s, account %s, assumed role %s, "
+        "access key id %s, expires %s, took %s",
+        session.pk,
+        session.user_email,
+        account.pk,
+        hop2.assumed_role_arn,
+        hop2.credentials.access_key_id,
+        hop2.credentials.expiration.isoformat(),
+        _timings(started, marks),
+    )
+    return AccessGranted(session=session, signin_url=url)
+
+
+def _check_rate(session: ConsoleSession, user: AbstractUser) -> None:
+    """Refuse (and record the refusal) past PAM_ACCESS_RATE attempts per window.
+
+    Counted after this attempt's row is written, among rows up to its id, so that
+    concurrent attempts cannot all slip under the limit together.
+    """
+    limit, seconds = settings.PAM_ACCESS_RATE
+    attempts = recent_attempts(user, up_to_id=session.pk, seconds=seconds)
+    if attempts.count() <= limit:
+        return
+    oldest = attempts.order_by("created_at").values_list("created_at", flat=True).first()
+    retry_after = (
+        max(1, math.ceil((oldest + timedelta(seconds=seconds) - timezone.now()).total_seconds()))
+        if oldest
+        else seconds
+    )
+    raise _fail(
+        session,
+        FailureStep.RATE_LIMITED,
+        "TooManyRequests",
+        f"More than {limit} Access attempts in a {per(seconds)}; try again in {retry_after} s.",
+        retry_after=retry_after,
+    )
+
+
+def _fail(
+    session: ConsoleSession, step: str, code: str, message: str, retry_after: int | None = None
+) -> AccessFailed:
+    services.session_fail(session=session, step=step, code=code, message=message)
+    log.info(
+        "Access failed: console session %s, user %s, account %s, step %s, code %s",
+        session.pk,
+        session.user_email,
+        session.account_id,
+        step,
+        code,
+    )
+    return AccessFailed(session, step, code, message, retry_after=retry_after)
+
+
+def _timings(started: float, marks: dict[str, float]) -> str:
+    """ "412 ms (record 3, hop1 120, ...)": tells a slow AWS from a slow database."""
+    parts, previous = [], started
+    for name, at in marks.items():
+        parts.append(f"{name} {(at - previous) * 1000:.0f}")
+        previous = at
+    return f"{(previous - started) * 1000:.0f} ms ({', '.join(parts)})"
