@@ -30,11 +30,16 @@ def transport_options(broker_url: str, var_dir: Path) -> dict[str, Any]:
         return dict(REDIS_TRANSPORT_OPTIONS)
     if broker_url.startswith("filesystem://"):
         # The embedded default: web and worker share a directory, no server needed.
+        # kombu keeps its exchange table in `control_folder`, by default ./control of
+        # whatever directory the process runs in: keep it under var/ too.
         queue = var_dir / "celery-queue"
-        queue.mkdir(parents=True, exist_ok=True)
+        control = var_dir / "celery-control"
+        for folder in (queue, control):
+            folder.mkdir(parents=True, exist_ok=True)
         return {
             "data_folder_in": str(queue),
             "data_folder_out": str(queue),
+            "control_folder": str(control),
             "store_processed": False,
         }
     return {}

@@ -21,10 +21,19 @@ from resources.aws.partitions import PARTITIONS, is_signin_host, signin_origins
 from .brokers import transport_options
 from .durations import UNIT_SECONDS
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
-
 env = environ.Env()
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+BASE_DIR = PACKAGE_DIR.parent
+# A checkout keeps templates/ and static/ beside the apps; an installed wheel carries
+# them inside this package (pyproject.toml maps them there).
+CHECKOUT = (BASE_DIR / "manage.py").is_file()
+TEMPLATES_DIR = BASE_DIR / "templates" if CHECKOUT else PACKAGE_DIR / "templates"
+STATIC_DIR = BASE_DIR / "static" if CHECKOUT else PACKAGE_DIR / "static"
+# What the app writes at run time (SQLite, the filesystem broker, the local secret key):
+# ./var of the checkout, or PAM_VAR_DIR (an installed copy must not write into
+# site-packages, so it defaults to ./var of the working directory there).
+VAR_DIR = Path(env.str("PAM_VAR_DIR", default="") or (BASE_DIR if CHECKOUT else Path.cwd()) / "var")
 
 
 def _local_secret_key() -> str:
@@ -98,7 +107,7 @@ WSGI_APPLICATION = "pam_project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [TEMPLATES_DIR],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -135,8 +144,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles" if CHECKOUT else VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [STATIC_DIR]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -136,3 +136,34 @@ def test_aws_endpoints_and_the_demo_stand_in_are_accepted(tmp_path):
         ).returncode
         == 0
     )
+
+
+PUBLISH = """
+import django
+django.setup()
+from datetime import UTC, datetime
+from sessions_app.scheduling import schedule_expiry
+assert schedule_expiry(1, datetime(2030, 1, 1, tzinfo=UTC))
+"""
+
+
+def test_the_filesystem_broker_writes_only_under_var_whatever_the_working_directory(tmp_path):
+    """kombu's filesystem transport keeps its exchange table in ./control of the working
+    directory unless told otherwise: publishing from elsewhere must leave nothing there."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    var = tmp_path / "var"
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(ROOT),
+        "DJANGO_SETTINGS_MODULE": "pam_project.settings",
+        "SECRET_KEY": "probe",
+        "HOME": str(tmp_path),
+        "PAM_VAR_DIR": str(var),
+    }
+    subprocess.run(
+        [sys.executable, "-c", PUBLISH], cwd=elsewhere, env=env, check=True, capture_output=True
+    )
+    assert list(elsewhere.iterdir()) == []
+    assert len(list((var / "celery-queue").iterdir())) == 1  # the message itself
+    assert (var / "celery-control" / "celery.exchange").is_file()
