@@ -26,7 +26,11 @@ class AuditEvent(models.Model):
     object_repr = models.CharField(max_length=255)
     # {field: [before, after]} for updates; the whole object for create and delete.
     changes = models.JSONField(default=dict)
-    via = models.CharField(max_length=16, blank=True, help_text="admin, api, cli or demo")
+    via = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="admin, api or web; empty for a command (manage.py, the demo seed)",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -27,8 +27,16 @@ class Guidance:
     title: str
     checks: list[str] = field(default_factory=list)
 
-    def as_text(self) -> str:
-        return " ".join([self.title + ".", "Check:", "; ".join(self.checks) + "."])
+    def as_text(self, said: str = "") -> str:
+        """One paragraph for a form error: the title, what AWS said, then the checks."""
+        return " ".join(
+            [
+                self.title + ".",
+                *([said + "."] if said else []),
+                "Check:",
+                "; ".join(self.checks) + ".",
+            ]
+        )
 
 
 def guidance_for(

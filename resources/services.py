@@ -28,9 +28,8 @@ def actor_session_name(actor: AbstractUser) -> str:
 
 def check_failure_message(exc: aws.AwsStepError, **context: object) -> str:
     """'AWS said <code>: <message>' followed by the checklist for that step."""
-    guidance = guidance_for(exc.step, exc.code, **context)
     said = f"AWS said {exc.code}" + (f": {exc.message}" if exc.message else "")
-    return f"{guidance.title}. {said}. Check: " + "; ".join(guidance.checks) + "."
+    return guidance_for(exc.step, exc.code, **context).as_text(said)
 
 
 def _role_in_deployment_partition(field: str, role: aws.RoleArn) -> None:

@@ -39,7 +39,7 @@ class ConsoleSession(models.Model):
 
     Holds what an auditor needs (who, which role, from where, when, outcome, the
     identifiers CloudTrail records) and nothing that grants access: no secret key,
-    session token, sign-in token or login URL.
+    session token, sign-in token or sign-in URL.
     """
 
     # No single-column indexes on the two foreign keys: the (user, created_at) and

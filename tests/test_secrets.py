@@ -1,4 +1,4 @@
-"""No secret access key, session token, sign-in token or login URL is ever written down:
+"""No secret access key, session token, sign-in token or sign-in URL is ever written down:
 not in the logs (even at DEBUG), the database, the task messages, or any page."""
 
 from __future__ import annotations
