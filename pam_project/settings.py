@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "identity",
     "resources",
     "accounts",
     "sessions_app",

@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ["pam_project", "audit", "resources", "accounts", "sessions_app"]
+APPS = ["pam_project", "audit", "identity", "resources", "accounts", "sessions_app"]
 
 FROM_THE_INSTALL = """
 import django, pathlib, sys
