@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -13,9 +13,9 @@ from pam_project.admin import ServiceAdmin, copyable
 from pam_project.forms import form_changes
 from resources.policies import as_json, target_role_trust_policy
 
-from . import services
+from . import services, tokens
 from .forms import PamAccountForm
-from .models import AccountGrant, PamAccount
+from .models import AccountGrant, ApiToken, PamAccount
 
 
 class GrantInline(admin.TabularInline):
@@ -113,3 +113,40 @@ class PamAccountAdmin(ServiceAdmin):
                 )
             )
         return None
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Everyone's API tokens, for admins to see and revoke. Read-only: a token is made by
+    its owner (POST /api/v1/tokens/, shown once) and only ever revoked."""
+
+    list_display = ["name", "user", "prefix", "scope", "created_at", "expires_at", "last_used_at"]
+    list_display += ["revoked_at"]
+    list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["user"]
+    search_fields = ["name", "prefix", "user__username", "user__email"]
+    readonly_fields = [f.name for f in ApiToken._meta.fields if f.name != "digest"]
+    exclude = ["digest"]
+    actions = ["revoke"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
+        return super().get_queryset(request).restrict(request.user)
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.delete_apitoken")
+
+    @admin.action(description="Revoke selected tokens", permissions=["revoke"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        for token in queryset.filter(revoked_at__isnull=True):
+            tokens.token_revoke(token=token, actor=request.user)
+        self.message_user(request, "Revoked. They stop working at once.")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        # Revoking keeps the row (it shows what existed); deleting it would not.
+        return False

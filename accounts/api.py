@@ -19,6 +19,8 @@ from pam_project.api import (
 )
 from pam_project.durations import format_duration
 from pam_project.forms import form_changes
+from pam_project.querysets import may
+from pam_project.scopes import SCOPES, TokenScope
 from resources.models import AwsIamResource
 
 from . import services, tokens
@@ -130,7 +132,7 @@ class GrantViewSet(
     delete it and create another."""
 
     serializer_class = GrantSerializer
-    permission_classes = [ModelPermissionsForWrites]
+    permission_classes = [TokenScope, ModelPermissionsForWrites]
     queryset = AccountGrant.objects.none()
 
     def get_queryset(self) -> QuerySet[AccountGrant]:
@@ -158,22 +160,37 @@ class TokenSerializer(serializers.ModelSerializer):
         allow_null=True,
         min_value=1,
         max_value=tokens.TOKEN_MAX_DAYS,
-        help_text="Optional lifetime in days.",
+        help_text="Lifetime in days: 30 if left out, at most 365.",
+    )
+    scope = serializers.ChoiceField(
+        choices=SCOPES,
+        default="read",
+        help_text="read (the default): reads and history; access: also Access; admin: also "
+        "configuration writes, within your own permissions.",
     )
 
     class Meta:
         model = ApiToken
         fields = [
             "id",
+            "user",
             "name",
             "prefix",
+            "scope",
             "created_at",
             "expires_at",
             "last_used_at",
             "revoked_at",
             "expires_in_days",
         ]
-        read_only_fields = ["prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+        read_only_fields = [
+            "user",
+            "prefix",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+        ]
 
 
 class NewTokenSerializer(TokenSerializer):
@@ -190,16 +207,23 @@ class TokenViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Your personal API tokens. Send one as `Authorization: Bearer pam_...`. Only a hash is
-    stored; revoking (DELETE) takes effect at once."""
+    """Your personal API tokens (admins with `accounts.view_apitoken` see everyone's, and
+    with `accounts.delete_apitoken` revoke them). Send one as `Authorization: Bearer
+    pam_...`. Only a hash is stored; revoking (DELETE) takes effect at once. Tokens expire
+    (30 days by default) and die when their user's password changes or the user is
+    deactivated."""
 
     serializer_class = TokenSerializer
-    permission_classes = [permissions.IsAuthenticated]
+    permission_classes = [permissions.IsAuthenticated, TokenScope]
     queryset = ApiToken.objects.none()
 
     def get_queryset(self) -> QuerySet[ApiToken]:
-        # One's own tokens only, whatever one's permissions.
-        return ApiToken.objects.own(self.request.user)
+        return ApiToken.objects.restrict(self.request.user).select_related("user")
+
+    def required_scope(self, request: Request) -> str:
+        # Listing and revoking need no more than read: revoking a leaked token must
+        # always be possible, and creating one with a token is refused outright.
+        return "read"
 
     @extend_schema(responses={201: NewTokenSerializer})
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:
@@ -214,6 +238,7 @@ class TokenViewSet(
             user=request.user,
             name=serializer.validated_data["name"],
             expires_in_days=serializer.validated_data.get("expires_in_days"),
+            scope=serializer.validated_data["scope"],
         )
         token.token = raw
         return Response(
@@ -221,4 +246,7 @@ class TokenViewSet(
         )
 
     def perform_destroy(self, instance: ApiToken) -> None:
-        tokens.token_revoke(token=instance, actor=self.request.user)
+        user = self.request.user
+        if instance.user_id != user.pk and not may(user, "delete", ApiToken):
+            raise exceptions.PermissionDenied("Only its owner or an admin may revoke a token.")
+        tokens.token_revoke(token=instance, actor=user)

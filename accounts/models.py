@@ -8,6 +8,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from pam_project.durations import MAX_SECONDS, MIN_SECONDS, format_duration
 from pam_project.querysets import RestrictedQuerySet
+from pam_project.scopes import SCOPES
 from resources.aws import RoleArn, parse_role_arn
 from resources.models import AwsIamResource
 from resources.validators import NAME_MAX_LENGTH, validate_name, validate_role_arn
@@ -157,6 +158,17 @@ class ApiToken(models.Model):
     # The first characters of the token, so its owner can tell tokens apart.
     prefix = models.CharField(max_length=16)
     digest = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(
+        max_length=8,
+        choices=[(s, s) for s in SCOPES],
+        default="read",
+        help_text="read: history and reads; access: also Access; admin: also configuration "
+        "writes, within the user's own permissions.",
+    )
+    # SHA-256 of the user's password hash when the token was made: a password change
+    # (or reset) ends every token made before it. The hash itself is already in the
+    # user table, so this digest of it tells a reader nothing new.
+    password_fingerprint = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)

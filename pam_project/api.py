@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .forms import ServiceCheckedForm
+from .scopes import TokenScope
 
 # On answers that carry a credential (a sign-in URL, a new token): kept out of caches
 # and out of Referer headers.
@@ -101,7 +102,7 @@ class FormWrites:
 class ServiceModelViewSet(FormWrites, viewsets.ModelViewSet):
     """CRUD where writes go through a form (validation) and a service (the write)."""
 
-    permission_classes = [ModelPermissionsForWrites]
+    permission_classes = [TokenScope, ModelPermissionsForWrites]
     # Accepted at creation, refused afterwards (the admin shows them read-only).
     immutable_fields: frozenset[str] = frozenset()
 

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from accounts.models import PamAccount
 from accounts.selectors import accounts_for_user
 from pam_project.api import NO_STORE
+from pam_project.scopes import TokenScope
 
 from .access import AccessFailed, access_from_request
 from .failures import failure_guidance, failure_status
@@ -46,8 +47,11 @@ class AccessViewSet(viewsets.GenericViewSet):
     endpoint it extends. The same grants, recording and failures as the web page."""
 
     queryset = PamAccount.objects.none()
-    permission_classes = [permissions.IsAuthenticated]
+    permission_classes = [permissions.IsAuthenticated, TokenScope]
     serializer_class = AccessSerializer
+
+    def required_scope(self, request: Request) -> str:
+        return "access"
 
     def get_queryset(self) -> QuerySet[PamAccount]:
         return PamAccount.objects.restrict(self.request.user).select_related("resource__project")

@@ -394,7 +394,9 @@ def test_session_authenticated_api_writes_need_the_csrf_token(federation, accoun
 def test_a_token_is_shown_once_stored_hashed_and_works_until_revoked(federation, account, bob):
     session_client = APIClient()
     session_client.force_login(bob)
-    created = session_client.post("/api/v1/tokens/", {"name": "laptop script"}, format="json")
+    created = session_client.post(
+        "/api/v1/tokens/", {"name": "laptop script", "scope": "access"}, format="json"
+    )
     assert created.status_code == 201
     raw = created.json()["token"]
     assert raw.startswith("pam_") and len(raw) > 40

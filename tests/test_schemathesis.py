@@ -42,7 +42,7 @@ def test_no_request_makes_the_api_fail(wsgi_app, alice, federation):
     account = AccountFactory()
     GrantFactory(account=account, user=alice)
     ConsoleSessionFactory(user=alice, account=account)
-    token = tokens.token_create(user=alice, name="schemathesis")[1]
+    token = tokens.token_create(user=alice, name="schemathesis", scope="admin")[1]
     headers = {"Authorization": f"Bearer {token}"}
     schema = schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app)
 
