@@ -9,9 +9,10 @@ from sessions_app.api import AccessViewSet, SessionViewSet
 router = DefaultRouter()
 router.register("projects", ProjectViewSet, basename="project")
 router.register("resources", ResourceViewSet, basename="resource")
-router.register("accounts", AccountViewSet, basename="account")
-# POST accounts/<id>/access/: Access lives with the sessions it records.
+# POST accounts/<id>/access/: Access lives with the sessions it records. Registered
+# before the accounts viewset, whose entry then names "accounts" in the API root.
 router.register("accounts", AccessViewSet, basename="account-access")
+router.register("accounts", AccountViewSet, basename="account")
 router.register("grants", GrantViewSet, basename="grant")
 router.register("sessions", SessionViewSet, basename="session")
 router.register("tokens", TokenViewSet, basename="token")

@@ -565,3 +565,13 @@ def test_a_session_list_page_costs_the_same_queries_for_3_rows_or_30(api, bob):
     for _ in range(27):
         ConsoleSessionFactory(user=bob, account=AccountFactory())
     assert queries_for_page() == (few, 30)
+
+
+def test_the_api_root_lists_every_collection(db, bob):
+    """Access is registered under accounts/ beside the accounts endpoint: the browsable
+    root must still link the accounts collection."""
+    client = APIClient()
+    client.force_login(bob)
+    body = client.get("/api/v1/").json()
+    assert sorted(body) == ["accounts", "grants", "projects", "resources", "sessions", "tokens"]
+    assert body["accounts"].endswith("/api/v1/accounts/")
