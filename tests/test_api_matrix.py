@@ -7,6 +7,8 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from rest_framework.test import APIClient
 
+from accounts.tokens import token_create
+
 from .factories import (
     AccountFactory,
     ConsoleSessionFactory,
@@ -56,6 +58,8 @@ def world(db, alice, bob, charlie):
         "grant_b": grant_b,
         "bob_session": ConsoleSessionFactory(user=bob, account=a),
         "dave_session": ConsoleSessionFactory(user=dave, account=b),
+        "bob_token": token_create(user=bob, name="bob's script")[0],
+        "dave_token": token_create(user=dave, name="dave's script")[0],
     }
 
 
@@ -92,6 +96,13 @@ LISTS = {
         "admin": {"bob_session", "dave_session"},
         "ops": {"bob_session", "dave_session"},
         "member": {"bob_session"},
+        "outsider": set(),
+    },
+    # Admins (here the superuser) see everyone's tokens; everyone else their own.
+    "/api/v1/tokens/": {
+        "admin": {"bob_token", "dave_token"},
+        "ops": set(),
+        "member": {"bob_token"},
         "outsider": set(),
     },
 }
@@ -271,6 +282,18 @@ DETAIL = [
         "/api/v1/tokens/",
         None,
         {"admin": 200, "ops": 200, "member": 200, "outsider": 200, "anonymous": 401},
+    ),
+    (
+        "get",
+        "/api/v1/tokens/{dave_token}/",
+        None,
+        {"admin": 200, "ops": 404, "member": 404, "outsider": 404, "anonymous": 401},
+    ),
+    (
+        "delete",
+        "/api/v1/tokens/{dave_token}/",
+        None,
+        {"admin": 204, "ops": 404, "member": 404, "outsider": 404, "anonymous": 401},
     ),
     (
         "get",
