@@ -20,7 +20,7 @@ from pam_project.api import (
 from pam_project.durations import format_duration
 from pam_project.forms import form_changes
 from pam_project.querysets import may
-from pam_project.scopes import SCOPES, TokenScope
+from pam_project.scopes import SCOPES, TokenScope, scope_allows
 from resources.models import AwsIamResource
 
 from . import services, tokens
@@ -246,7 +246,14 @@ class TokenViewSet(
         )
 
     def perform_destroy(self, instance: ApiToken) -> None:
-        user = self.request.user
-        if instance.user_id != user.pk and not may(user, "delete", ApiToken):
-            raise exceptions.PermissionDenied("Only its owner or an admin may revoke a token.")
+        user, auth = self.request.user, self.request.auth
+        if instance.user_id != user.pk:
+            if not may(user, "delete", ApiToken):
+                raise exceptions.PermissionDenied("Only its owner or an admin may revoke a token.")
+            if isinstance(auth, ApiToken) and not scope_allows(auth.scope, "admin"):
+                # Revoking someone else's token is an admin write, not a read.
+                raise exceptions.PermissionDenied(
+                    f"This token's scope is \"{auth.scope}\"; revoking another user's token "
+                    'needs scope "admin".'
+                )
         tokens.token_revoke(token=instance, actor=user)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.db.models import QuerySet
+from django.db.models.functions import Upper
 
 INDEX_NAME = "identity_user_email_ci_unique"
 
@@ -25,18 +26,21 @@ def email_taken_by(email: str, users: QuerySet, *, exclude_pk: int | None = None
 
 
 def duplicate_emails(users: QuerySet) -> dict[str, list[str]]:
-    """Emails (lower-cased) shared by several users, with those users' usernames."""
+    """Emails shared by several users (any case), each with `username <email>` of them."""
+    # Folded by the database's UPPER(), as the unique index folds them (on SQLite only
+    # ASCII letters fold), so this refuses exactly what the index would.
     seen: dict[str, list[str]] = defaultdict(list)
-    for username, email in users.exclude(email="").values_list("username", "email"):
-        seen[email.lower()].append(username)
+    rows = users.exclude(email="").annotate(folded=Upper("email"))
+    for username, email, folded in rows.values_list("username", "email", "folded"):
+        seen[folded].append(f"{username} <{email}>")
     return {email: sorted(names) for email, names in sorted(seen.items()) if len(names) > 1}
 
 
 def duplicates_message(duplicates: dict[str, list[str]]) -> str:
-    listed = "; ".join(f"{email}: {', '.join(names)}" for email, names in duplicates.items())
+    listed = "; ".join(" and ".join(users) for users in duplicates.values())
     return (
-        "Emails must be unique (each names one person in CloudTrail), but these are shared "
-        f"by several users: {listed}. Give each of those users their own email (or clear "
+        "Emails must be unique (each names one person in CloudTrail), but these users "
+        f"share one: {listed}. Give each of those users their own email (or clear "
         "it) in the admin, then run migrate again. Nothing was changed."
     )
 

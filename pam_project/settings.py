@@ -31,9 +31,16 @@ CHECKOUT = (BASE_DIR / "manage.py").is_file()
 TEMPLATES_DIR = BASE_DIR / "templates" if CHECKOUT else PACKAGE_DIR / "templates"
 STATIC_DIR = BASE_DIR / "static" if CHECKOUT else PACKAGE_DIR / "static"
 # What the app writes at run time (SQLite, the filesystem broker, the local secret key):
-# ./var of the checkout, or PAM_VAR_DIR (an installed copy must not write into
-# site-packages, so it defaults to ./var of the working directory there).
-VAR_DIR = Path(env.str("PAM_VAR_DIR", default="") or (BASE_DIR if CHECKOUT else Path.cwd()) / "var")
+# ./var of the checkout, or PAM_VAR_DIR. An installed copy must be told: site-packages is
+# no place for it, and a default relative to the working directory would give a web
+# process and a worker started in different directories different keys and brokers.
+_var_dir = env.str("PAM_VAR_DIR", default="")
+if not _var_dir and not CHECKOUT:
+    raise ImproperlyConfigured(
+        "PAM_VAR_DIR is not set: an installed copy needs a directory for its run-time "
+        "files (SQLite, the filesystem broker, the local secret key), e.g. /var/lib/pam."
+    )
+VAR_DIR = Path(_var_dir).resolve() if _var_dir else BASE_DIR / "var"
 
 
 def _local_secret_key() -> str:

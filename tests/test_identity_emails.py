@@ -76,7 +76,7 @@ def test_the_migration_refuses_to_run_over_duplicates_and_names_them():
         User.objects.create(username="ok", email="ok@example.com")
         with pytest.raises(CommandError) as refused:
             call_command("migrate", "identity", verbosity=0)
-        assert "ann@example.com: ann, ann2" in str(refused.value)
+        assert "ann <ann@example.com> and ann2 <ANN@example.com>" in str(refused.value)
         assert "ok@example.com" not in str(refused.value)
         User.objects.filter(username="ann2").update(email="ann.two@example.com")
     finally:

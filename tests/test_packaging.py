@@ -72,7 +72,17 @@ def test_an_installed_copy_runs_without_the_checkout(tmp_path):
         "DJANGO_SETTINGS_MODULE": "pam_project.settings",
         "SECRET_KEY": "probe",
         "HOME": str(tmp_path),
+        "PAM_VAR_DIR": str(tmp_path / "state"),
     }
+    refused = subprocess.run(
+        [sys.executable, "-c", FROM_THE_INSTALL, str(target)],
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        env={k: v for k, v in env.items() if k != "PAM_VAR_DIR"},
+    )
+    # Without PAM_VAR_DIR an installed copy refuses to start, saying what to set.
+    assert refused.returncode != 0 and "PAM_VAR_DIR is not set" in refused.stderr
     out = subprocess.run(
         [sys.executable, "-c", FROM_THE_INSTALL, str(target)],
         check=True,
@@ -82,5 +92,6 @@ def test_an_installed_copy_runs_without_the_checkout(tmp_path):
         env=env,
     )
     assert out.stdout.strip().endswith("ok")
-    # What it writes at run time goes to ./var of where it runs, not into site-packages.
-    assert not (target / "var").exists()
+    # What it writes at run time goes to PAM_VAR_DIR, not into site-packages or ./var.
+    assert not (target / "var").exists() and not (elsewhere / "var").exists()
+    assert (tmp_path / "state" / "celery-queue").is_dir()

@@ -107,3 +107,26 @@ def test_the_admin_lists_tokens_and_revokes_them(client, alice, bob):
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert bearer(raw).get("/api/v1/sessions/").status_code == 401
+
+
+def test_a_read_token_of_an_admin_cannot_revoke_other_peoples_tokens(db, alice, bob):
+    victim, victim_raw = tokens.token_create(user=bob, name="bob's job")
+    own = tokens.token_create(user=alice, name="alice's other")[0]
+    read_raw = tokens.token_create(user=alice, name="alice's reader", scope="read")[1]
+    refused = bearer(read_raw).delete(f"/api/v1/tokens/{victim.pk}/")
+    assert refused.status_code == 403
+    assert 'needs scope "admin"' in refused.json()["detail"]
+    assert bearer(victim_raw).get("/api/v1/sessions/").status_code == 200
+    # Revoking one's own token needs no more than read.
+    assert bearer(read_raw).delete(f"/api/v1/tokens/{own.pk}/").status_code == 204
+    admin_raw = tokens.token_create(user=alice, name="alice's admin", scope="admin")[1]
+    assert bearer(admin_raw).delete(f"/api/v1/tokens/{victim.pk}/").status_code == 204
+
+
+def test_saving_an_inactive_user_without_touching_is_active_revokes_nothing(db, bob):
+    raw = tokens.token_create(user=bob, name="t")[1]
+    bob.is_active = False
+    bob.save(update_fields=["last_login"])  # is_active not written: still active in the DB
+    assert ApiToken.objects.get().revoked_at is None
+    bob.refresh_from_db()
+    assert bearer(raw).get("/api/v1/sessions/").status_code == 200

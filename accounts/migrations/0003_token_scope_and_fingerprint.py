@@ -14,11 +14,13 @@ def existing_tokens_keep_their_power_and_get_an_end(apps, schema_editor):
     ApiToken = apps.get_model("accounts", "ApiToken")
     end = timezone.now() + timedelta(days=30)
     for token in ApiToken.objects.select_related("user"):
+        if not token.user.is_active and token.revoked_at is None:
+            token.revoked_at = timezone.now()  # deactivated before tokens died with it
         token.scope = "admin"
         token.password_fingerprint = hashlib.sha256((token.user.password or "").encode()).hexdigest()
         if token.expires_at is None or token.expires_at > end:
             token.expires_at = end
-        token.save(update_fields=["scope", "password_fingerprint", "expires_at"])
+        token.save(update_fields=["scope", "password_fingerprint", "expires_at", "revoked_at"])
 
 
 class Migration(migrations.Migration):

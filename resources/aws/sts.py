@@ -245,6 +245,9 @@ def assume_target_role(
         client = _client(via)
     except BotoCoreError as exc:
         raise _step_error(Step.TARGET_ROLE, exc) from None
+    except Exception as exc:
+        log.exception("Unexpected error building the hop-2 STS client")
+        raise AwsStepError(Step.TARGET_ROLE, "InternalError", type(exc).__name__) from None
     return _assume(
         Step.TARGET_ROLE,
         client,
