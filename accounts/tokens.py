@@ -72,36 +72,27 @@ def token_create(
     return token, raw
 
 
-def token_revoke(*, token: ApiToken, actor: AbstractUser) -> None:
-    """Revoked tokens stop working at once; the row stays, to show what existed."""
+def token_revoke(*, token: ApiToken, actor: AbstractUser | None, reason: str = "") -> bool:
+    """Revoked tokens stop working at once; the row stays, to show what existed.
+    Returns whether this call revoked it (False if it already was)."""
     now = timezone.now()
     with transaction.atomic():
         revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=now
         )
         if revoked:
-            audit_record(
-                actor=actor,
-                action="update",
-                instance=token,
-                changes={"revoked_at": [None, now.isoformat()]},
-            )
+            changes: dict[str, object] = {"revoked_at": [None, now.isoformat()]}
+            if reason:
+                changes["reason"] = reason
+            audit_record(actor=actor, action="update", instance=token, changes=changes)
+    return bool(revoked)
 
 
 def tokens_revoke_for_user(*, user: AbstractUser, actor: AbstractUser | None, reason: str) -> int:
     """Revoke every live token of `user` (deactivation), each with an audit event."""
-    live = list(ApiToken.objects.filter(user=user, revoked_at__isnull=True))
-    now = timezone.now()
     with transaction.atomic():
-        for token in live:
-            if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now):
-                audit_record(
-                    actor=actor,
-                    action="update",
-                    instance=token,
-                    changes={"revoked_at": [None, now.isoformat()], "reason": reason},
-                )
-    return len(live)
+        live = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+        return sum(token_revoke(token=t, actor=actor, reason=reason) for t in live)
 
 
 def token_authenticate(raw: str) -> ApiToken | None:
