@@ -1,14 +1,19 @@
-"""Users in the admin: Django's UserAdmin, refusing an email another user has."""
+"""Users and groups in the admin: Django's own, refusing an email another user has, and
+keeping IdP-managed group memberships out of reach (the IdP sets them at each sign-in)."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.models import Group
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 
 from .emails import clash_message
+from .models import IdpGroup, SsoIdentity
 
 User = get_user_model()
 
@@ -23,7 +28,21 @@ class UniqueEmailMixin(forms.ModelForm):
 
 
 class PamUserChangeForm(UniqueEmailMixin, UserChangeForm):
-    pass
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        if "groups" in self.fields:
+            self.fields["groups"].queryset = Group.objects.filter(idp__isnull=True)
+            self.fields["groups"].help_text = (
+                "Local groups only. Groups from the identity provider are set at each "
+                "sign-in and shown read-only below."
+            )
+
+    def clean_groups(self) -> QuerySet:
+        # The IdP's groups are not in the choices, so saving the form keeps them as they
+        # are instead of dropping them.
+        chosen = self.cleaned_data["groups"]
+        kept = self.instance.groups.filter(idp__isnull=False) if self.instance.pk else []
+        return Group.objects.filter(Q(pk__in=chosen) | Q(pk__in=[g.pk for g in kept]))
 
 
 class PamUserCreationForm(UniqueEmailMixin, UserCreationForm):
@@ -34,6 +53,22 @@ class PamUserCreationForm(UniqueEmailMixin, UserCreationForm):
 admin.site.unregister(User)
 
 
+class SsoIdentityInline(admin.TabularInline):
+    """Read-only: linking an IdP subject to a user by hand would hand that user's access
+    to whoever holds the subject."""
+
+    model = SsoIdentity
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("issuer", "subject", "created_at", "last_sign_in_at")
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(User)
 class PamUserAdmin(UserAdmin):
     form = PamUserChangeForm
@@ -41,3 +76,35 @@ class PamUserAdmin(UserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),
     )
+    inlines = [SsoIdentityInline]
+    readonly_fields = ("idp_groups",)
+    fieldsets = (
+        *UserAdmin.fieldsets[:2],
+        (
+            UserAdmin.fieldsets[2][0],
+            {"fields": (*UserAdmin.fieldsets[2][1]["fields"], "idp_groups")},
+        ),
+        *UserAdmin.fieldsets[3:],
+    )
+
+    @admin.display(description="Groups from the identity provider")
+    def idp_groups(self, user: User) -> str:
+        names = user.groups.filter(idp__isnull=False).values_list("name", flat=True)
+        return ", ".join(names) or "none"
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class PamGroupAdmin(GroupAdmin):
+    list_display = ("name", "managed_by")
+    list_filter = (("idp", admin.EmptyFieldListFilter),)
+
+    @admin.display(description="Members set by")
+    def managed_by(self, group: Group) -> str:
+        idp = IdpGroup.objects.filter(group=group).first()
+        return f"the identity provider ({idp.issuer})" if idp else "administrators"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("idp")

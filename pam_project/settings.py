@@ -106,7 +106,10 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = [
     # First: refuses credentials for a username+address locked out after repeated failures.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Passwords, within PAM_LOCAL_LOGIN.
+    "identity.local.LocalPasswordBackend",
+    # SSO: answers only the OIDC callback's authenticate(), and only when an IdP is set.
+    "identity.oidc.PamOidcBackend",
 ]
 
 ROOT_URLCONF = "pam_project.urls"
@@ -197,6 +200,56 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "pam_project.http.client_ip"
 AXES_VERBOSE = False
+
+# --- Identity: SSO by OpenID Connect, and when passwords still work (SPEC "Identity") ---
+# mozilla-django-oidc runs the code flow; identity/oidc.py reads the endpoints from the
+# issuer's discovery document and checks the ID token (README "Single sign-on").
+PAM_OIDC_ISSUER = env.str("PAM_OIDC_ISSUER", default="").rstrip("/")
+PAM_OIDC_CLIENT_ID = env.str("PAM_OIDC_CLIENT_ID", default="")
+PAM_OIDC_CLIENT_SECRET = env.str("PAM_OIDC_CLIENT_SECRET", default="")
+PAM_OIDC_GROUPS_CLAIM = env.str("PAM_OIDC_GROUPS_CLAIM", default="groups")
+PAM_OIDC_SCOPES = env.str("PAM_OIDC_SCOPES", default="openid email profile")
+PAM_OIDC_NAME = env.str("PAM_OIDC_NAME", default="") or (
+    urlsplit(PAM_OIDC_ISSUER).hostname or "your identity provider"
+)
+# Seconds to wait for each answer of the IdP (discovery, token, keys, userinfo).
+PAM_OIDC_TIMEOUT = env.float("PAM_OIDC_TIMEOUT", default=10.0)
+if PAM_OIDC_ISSUER and not (PAM_OIDC_CLIENT_ID and PAM_OIDC_CLIENT_SECRET):
+    raise ImproperlyConfigured(
+        "PAM_OIDC_ISSUER is set: PAM_OIDC_CLIENT_ID and PAM_OIDC_CLIENT_SECRET are needed too"
+    )
+# The discovery document and the signing keys are trusted for what they say: only TLS
+# stops a network attacker from answering with their own.
+if (
+    PAM_OIDC_ISSUER
+    and not PAM_OIDC_ISSUER.startswith("https://")
+    and not env.bool("PAM_DEMO", default=False)
+):
+    raise ImproperlyConfigured(
+        f"PAM_OIDC_ISSUER must be an https:// URL (got {PAM_OIDC_ISSUER!r}); plain http "
+        "is allowed only for the demo and tests (PAM_DEMO=true)"
+    )
+# all: anyone with a password; superusers: only them (break-glass); off: nobody.
+PAM_LOCAL_LOGIN = env.str("PAM_LOCAL_LOGIN", default="superusers" if PAM_OIDC_ISSUER else "all")
+if PAM_LOCAL_LOGIN not in ("all", "superusers", "off"):
+    raise ImproperlyConfigured(
+        f"PAM_LOCAL_LOGIN must be all, superusers or off (got {PAM_LOCAL_LOGIN!r})"
+    )
+if PAM_LOCAL_LOGIN == "off" and not PAM_OIDC_ISSUER:
+    raise ImproperlyConfigured("PAM_LOCAL_LOGIN=off needs PAM_OIDC_ISSUER: nobody could sign in")
+OIDC_RP_CLIENT_ID = PAM_OIDC_CLIENT_ID
+OIDC_RP_CLIENT_SECRET = PAM_OIDC_CLIENT_SECRET
+OIDC_RP_SCOPES = PAM_OIDC_SCOPES
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_TIMEOUT = (min(PAM_OIDC_TIMEOUT, 5.0), PAM_OIDC_TIMEOUT)
+# Never keep the IdP's tokens: nothing here calls the IdP on the person's behalf.
+OIDC_STORE_ACCESS_TOKEN = False
+OIDC_STORE_ID_TOKEN = False
+# A person signed in through the IdP can be told how long ago; they are not sent back to
+# it every 15 minutes (the SessionRefresh middleware is not installed).
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
 
 # --- The product ----------------------------------------------------------------
 # Base URL of this app as users reach it; used as the federation `Issuer` (where the

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from identity.views import admin_login
 from pam_project.health import healthz
 
 admin.site.site_header = "AWS Console PAM administration"
@@ -9,8 +10,11 @@ admin.site.site_title = "AWS Console PAM"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    # The sign-in page (SSO first) and the OpenID Connect start and callback.
+    path("", include("identity.urls")),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The admin signs people in through the same page (SSO, and axes on passwords).
+    path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
     path("api/", include("pam_project.api_urls")),
     path("", include("accounts.urls")),

@@ -45,6 +45,8 @@ def federation(aws) -> FederationFake:
     """The federation endpoints of all partitions, answered at the HTTP level."""
     fake = FederationFake()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        # Stand-ins that are real servers on loopback (the OpenID provider) stay reachable.
+        mock.add_passthru("http://localhost:")
         for partition in PARTITIONS.values():
             mock.add_callback(
                 responses.GET, f"https://{partition.signin_host}/federation", callback=fake

@@ -167,3 +167,21 @@ def test_the_filesystem_broker_writes_only_under_var_whatever_the_working_direct
     assert list(elsewhere.iterdir()) == []
     assert len(list((var / "celery-queue").iterdir())) == 1  # the message itself
     assert (var / "celery-control" / "celery.exchange").is_file()
+
+
+def test_identity_settings_that_cannot_work_stop_the_start_with_a_clear_message(tmp_path):
+    idp = {
+        "PAM_OIDC_ISSUER": "https://idp.example.test",
+        "PAM_OIDC_CLIENT_ID": "pam",
+        "PAM_OIDC_CLIENT_SECRET": "s",
+    }
+    for env, says in (
+        ({"PAM_LOCAL_LOGIN": "sometimes"}, "PAM_LOCAL_LOGIN must be all, superusers or off"),
+        ({"PAM_LOCAL_LOGIN": "off"}, "nobody could sign in"),
+        ({**idp, "PAM_OIDC_CLIENT_SECRET": ""}, "PAM_OIDC_CLIENT_SECRET are needed too"),
+        ({**idp, "PAM_OIDC_ISSUER": "http://idp.example.test"}, "must be an https:// URL"),
+    ):
+        result = startup(env, tmp_path)
+        assert result.returncode != 0, env
+        assert says in result.stderr, result.stderr
+    assert startup({**idp, "PAM_LOCAL_LOGIN": "off"}, tmp_path).returncode == 0
