@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pam_demo.people import SSO_PEOPLE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,13 +31,13 @@ def _wait(port: int, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit("the AWS stand-ins did not start")
+            raise SystemExit(f"a demo stand-in (port {port}) did not start")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
         except OSError:
             time.sleep(0.1)
-    raise SystemExit("the AWS stand-ins did not start in time")
+    raise SystemExit(f"a demo stand-in (port {port}) did not start in time")
 
 
 def start_demo(env: dict[str, str]) -> Demo:
@@ -55,6 +58,8 @@ def start_demo(env: dict[str, str]) -> Demo:
     )
     _wait(aws_port, proc)
     _wait(federation_port, proc)
+    idp_port = _free_port()
+    idp = _start_idp(idp_port, env)
     aws = f"http://127.0.0.1:{aws_port}"
     env.update(
         {
@@ -67,17 +72,47 @@ def start_demo(env: dict[str, str]) -> Demo:
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
             "PAM_SIGNIN_URL": f"http://127.0.0.1:{federation_port}",
+            # A real OpenID provider (oidc-provider-mock): "Sign in with Demo IdP".
+            "PAM_OIDC_ISSUER": f"http://localhost:{idp_port}",
+            "PAM_OIDC_CLIENT_ID": "pam-demo",
+            "PAM_OIDC_CLIENT_SECRET": "demo-client-secret",
+            "PAM_OIDC_NAME": "Demo IdP",
+            # The demo's password logins keep working beside SSO.
+            "PAM_LOCAL_LOGIN": env.get("PAM_LOCAL_LOGIN", "all"),
         }
     )
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         env.pop(name, None)
     return Demo(
-        processes=[proc],
+        processes=[proc, idp],
         banner=[
             f"Demo mode: local AWS at {aws}, federation and console stand-in at "
             f"http://127.0.0.1:{federation_port} (nothing touches real AWS)",
+            f"Demo identity provider (oidc-provider-mock) at http://localhost:{idp_port}",
         ],
     )
+
+
+def _start_idp(port: int, env: dict[str, str]) -> subprocess.Popen:
+    people = [arg for person in SSO_PEOPLE for arg in ("--user-claims", json.dumps(person))]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "oidc_provider_mock",
+            "--port",
+            str(port),
+            "--require-nonce",
+            "true",
+            *people,
+        ],
+        cwd=ROOT,
+        env={**env, "PYTHONWARNINGS": "ignore"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait(port, proc)
+    return proc
 
 
 def seed_demo(env: dict[str, str]) -> list[str]:

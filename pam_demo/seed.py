@@ -14,10 +14,12 @@ from pathlib import Path
 
 import boto3
 from django.conf import settings
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 
 from accounts import services as account_services
 from accounts.models import AccountGrant, PamAccount
+from identity.models import IdpGroup, SsoIdentity
+from pam_demo.people import SSO_GROUP
 from resources import aws
 from resources import services as resource_services
 from resources.models import AwsIamResource, Project
@@ -61,6 +63,17 @@ def _user(username: str, email: str, logins: dict[str, str]) -> User:
         user.set_password(logins[username])
         user.save()
     return user
+
+
+def _idp_group(name: str, issuer: str) -> Group:
+    """The IdP's group, ready for grants before anyone has signed in through it."""
+    group, _ = Group.objects.get_or_create(name=name)
+    IdpGroup.objects.update_or_create(group=group, defaults={"issuer": issuer, "claim_value": name})
+    # The demo IdP runs on a new port each run, so its issuer URL changes; its people are
+    # still the same people (this demo database only).
+    IdpGroup.objects.exclude(issuer=issuer).update(issuer=issuer)
+    SsoIdentity.objects.exclude(issuer=issuer).update(issuer=issuer)
+    return group
 
 
 def seed(logins_file: Path = LOGINS_FILE) -> dict[str, str]:
@@ -123,6 +136,10 @@ def seed(logins_file: Path = LOGINS_FILE) -> dict[str, str]:
         },
     )
     AccountGrant.objects.get_or_create(account=broken, user=demo)
+    if settings.PAM_OIDC_ISSUER:
+        group = _idp_group(SSO_GROUP, settings.PAM_OIDC_ISSUER)
+        for account in PamAccount.objects.filter(resource=resource, name__in=["readonly", "admin"]):
+            AccountGrant.objects.get_or_create(account=account, group=group)
     logins_file.parent.mkdir(parents=True, exist_ok=True)
     logins_file.touch(mode=0o600)
     logins_file.write_text("".join(f"{u} {p}\n" for u, p in logins.items()))
@@ -134,4 +151,12 @@ def banner() -> list[str]:
     return [
         f"Demo user (granted readonly, admin, broken): demo / {logins['demo']}",
         f"Demo outsider (granted nothing): visitor / {logins['visitor']}",
+        *(
+            [
+                f"Sign in with the demo IdP as sam (group {SSO_GROUP}: readonly, admin) "
+                "or robin (no group, no access)"
+            ]
+            if settings.PAM_OIDC_ISSUER
+            else []
+        ),
     ]

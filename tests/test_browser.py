@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,12 +23,15 @@ from django.urls import reverse
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from accounts.models import AccountGrant, PamAccount
+from identity import oidc
 from pam_demo import seed, standins
+from pam_demo.people import SSO_PEOPLE
 from resources.aws import sts
 from sessions_app import tasks
 from sessions_app.models import ConsoleSession, Status
 
 from .factories import PASSWORD
+from .idp import RealIdp, issuer_of, start_real_idp
 
 CHROMIUM = os.environ.get("PAM_CHROMIUM", "/usr/bin/chromium")
 # The flags Chromium needs in a sandboxless, network-less CI container.
@@ -272,3 +276,72 @@ def test_the_accounts_page_works_on_a_narrow_window(browser, live_server, demo, 
     expect(page.locator(".skip")).to_be_focused()  # keyboard users can skip the header
     shot(page, shots, "accounts-narrow")
     context.close()
+
+
+@pytest.fixture
+def sso_demo(aws_standins, alice, tmp_path, settings):
+    """The demo with its identity provider: oidc-provider-mock on loopback, its people
+    the demo's (sam in the group granted readonly and admin), as `./dev run --demo`."""
+    with start_real_idp() as server:
+        issuer = issuer_of(server)
+        settings.PAM_OIDC_ISSUER = issuer
+        settings.OIDC_RP_CLIENT_ID = "pam-browser-tests"
+        settings.OIDC_RP_CLIENT_SECRET = "browser-tests-client-secret"
+        settings.PAM_OIDC_NAME = "Demo IdP"
+        settings.PAM_LOCAL_LOGIN = "superusers"
+        oidc.reset()
+        idp = RealIdp(issuer)
+        for person in SSO_PEOPLE:
+            idp.set_person(person["sub"], **{k: v for k, v in person.items() if k != "sub"})
+        seed.seed(logins_file=tmp_path / "logins.txt")
+        yield idp
+        oidc.reset()
+
+
+def test_a_person_signs_in_through_the_idp_and_their_group_gives_access(
+    page, context, live_server, sso_demo, shots
+):
+    base = live_server.url
+    page.goto(f"{base}/sessions/")
+    sso = page.get_by_role("link", name="Sign in with Demo IdP")
+    expect(sso).to_be_visible()
+    # SSO first; the password form is folded away for break-glass administrators.
+    expect(page.get_by_label("Password")).not_to_be_visible()
+    expect(page.get_by_text("break-glass administrators only")).to_be_visible()
+    shot(page, shots, "sign-in-sso")
+    sso.click()
+
+    # The provider's own authorization page, reached by the real redirect.
+    expect(page).to_have_url(re.compile(rf"^{re.escape(sso_demo.issuer)}/oauth2/authorize\?"))
+    page.get_by_placeholder("sub").fill("sam")
+    page.get_by_role("button", name="Authorize").click()
+
+    expect(page).to_have_url(f"{base}/sessions/")
+    expect(page.locator("header .who")).to_have_text("sam.sso@example.com")
+    page.goto(f"{base}/")
+    expect(page.locator(".account .name")).to_have_text(["admin", "readonly"])
+    readonly = page.locator(".account", has=page.get_by_role("link", name="readonly"))
+    with context.expect_page() as opened:
+        readonly.get_by_role("button").click()
+    console = opened.value
+    console.wait_for_load_state()
+    expect(console.locator("#session-name")).to_have_text("sam.sso@example.com")
+
+
+def test_robin_in_no_group_signs_in_to_no_access_and_a_cancel_shows_a_page(
+    page, live_server, sso_demo, shots
+):
+    base = live_server.url
+    page.goto(f"{base}/login/")
+    page.get_by_role("link", name="Sign in with Demo IdP").click()
+    page.get_by_role("button", name="Deny").click()
+    expect(page.locator("h1")).to_have_text("The identity provider did not sign you in")
+    expect(page.get_by_role("alert")).to_contain_text("access_denied")
+    shot(page, shots, "sso-failed")
+
+    page.get_by_role("link", name="Back to the sign-in page").click()
+    page.get_by_role("link", name="Sign in with Demo IdP").click()
+    page.get_by_placeholder("sub").fill("robin")
+    page.get_by_role("button", name="Authorize").click()
+    expect(page.locator("header .who")).to_have_text("robin.sso@example.com")
+    expect(page.locator(".account")).to_have_count(0)

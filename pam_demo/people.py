@@ -1,0 +1,11 @@
+"""The demo identity provider's people (pam_demo/run.py starts it; seed.py grants).
+
+sam is in the group granted readonly and admin; robin is in no group, so signs in to no
+access. No Django here: the runner reads it before Django is set up.
+"""
+
+SSO_GROUP = "demo-ops"
+SSO_PEOPLE = [
+    {"sub": "sam", "email": "sam.sso@example.com", "name": "Sam Sso", "groups": [SSO_GROUP]},
+    {"sub": "robin", "email": "robin.sso@example.com", "name": "Robin Sso", "groups": []},
+]
