@@ -121,6 +121,7 @@ def seed_demo(env: dict[str, str]) -> list[str]:
             sys.executable,
             str(ROOT / "manage.py"),
             "shell",
+            "--no-imports",  # Django 5.2's shell would print what it imported into the banner
             "-c",
             "from pam_demo.seed import banner; print('\\n'.join(banner()))",
         ],
