@@ -83,3 +83,12 @@ def test_the_migration_refuses_to_run_over_duplicates_and_names_them():
         call_command("migrate", "identity", verbosity=0)
     with pytest.raises(IntegrityError):
         User.objects.create(username="ann3", email="Ann@Example.com")
+
+
+def test_createsuperuser_refuses_an_email_another_user_has(db):
+    UserFactory(username="first", email="Root@Example.com")
+    with pytest.raises(CommandError, match='already belongs to user "first"'):
+        call_command(
+            "createsuperuser", username="second", email="root@example.com", interactive=False
+        )
+    assert not User.objects.filter(username="second").exists()
