@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Model, ProtectedError
+from django.db.models import BooleanField, Model, ProtectedError
 from django.forms import BaseForm, ModelForm, model_to_dict
 from django.http import Http404
 from rest_framework import exceptions, permissions, serializers, status, viewsets
@@ -86,6 +86,14 @@ class FormWrites:
         self, form_class: type[ModelForm], instance: Model | None = None, *, partial: bool = False
     ) -> ModelForm:
         data: dict[str, Any] = {}
+        if instance is None:
+            # A form reads a missing checkbox as False; a JSON body that leaves a boolean
+            # out means the model's default (allow_revocation is on for new resources).
+            model = form_class._meta.model
+            for name in form_class._meta.fields:
+                field = model._meta.get_field(name)
+                if isinstance(field, BooleanField) and field.has_default():
+                    data[name] = field.get_default()
         if instance is not None and partial:
             # PATCH: a field left out keeps its value, as in a form showing it.
             data.update(model_to_dict(instance, fields=list(form_class._meta.fields)))

@@ -153,6 +153,7 @@ class AwsIamResourceAdmin(ServiceAdmin):
             deployment_account_id=deployment_identity().account_id or "<DEPLOYMENT_ACCOUNT_ID>",
             source_identity=obj.set_source_identity,
             tag_session=obj.tag_session,
+            allow_revocation=obj.allow_revocation,
         )
         target_trust = target_role_trust_policy(
             resource_role_arn=obj.resource_role_arn,

@@ -42,6 +42,7 @@ class ResourceSerializer(serializers.ModelSerializer):
             "resource_role_arn",
             "set_source_identity",
             "tag_session",
+            "allow_revocation",
             "validated_at",
             "created_at",
             "updated_at",
@@ -73,7 +74,13 @@ class ProjectViewSet(ServiceModelViewSet):
 
 class AwsIamResourceUpdateForm(AwsIamResourceForm):
     class Meta(AwsIamResourceForm.Meta):
-        fields = ["name", "resource_role_arn", "set_source_identity", "tag_session"]
+        fields = [
+            "name",
+            "resource_role_arn",
+            "set_source_identity",
+            "tag_session",
+            "allow_revocation",
+        ]
 
 
 class ResourceViewSet(ServiceModelViewSet):

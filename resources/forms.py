@@ -21,7 +21,14 @@ class AwsIamResourceForm(ServiceCheckedForm):
 
     class Meta:
         model = AwsIamResource
-        fields = ["project", "name", "resource_role_arn", "set_source_identity", "tag_session"]
+        fields = [
+            "project",
+            "name",
+            "resource_role_arn",
+            "set_source_identity",
+            "tag_session",
+            "allow_revocation",
+        ]
         widgets = {"resource_role_arn": forms.TextInput(attrs={"size": 80})}
 
     def run_check(self) -> None:

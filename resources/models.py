@@ -99,6 +99,18 @@ class AwsIamResource(models.Model):
             "(pam-console-session). The Target Role's trust policy must allow sts:TagSession."
         ),
     )
+    # On for new resources; migration 0002 leaves it off for existing ones, whose
+    # Resource Roles were created without the IAM permissions it needs.
+    allow_revocation = models.BooleanField(
+        "Allow revocation",
+        default=True,
+        help_text=(
+            "Let this app revoke live console sessions of its Target Roles, by writing a "
+            "deny into one inline policy (PamRevokedSessions) on the Target Role. The "
+            "Resource Role then needs iam:GetRolePolicy, iam:PutRolePolicy and "
+            "iam:DeleteRolePolicy on the Target Roles (in the permissions policy below)."
+        ),
+    )
     validated_at = models.DateTimeField(
         null=True, blank=True, help_text="When the Resource Role was last assumed successfully."
     )

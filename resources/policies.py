@@ -57,21 +57,31 @@ def resource_role_permissions_policy(
     partition: str = "aws",
     source_identity: bool = False,
     tag_session: bool = False,
+    allow_revocation: bool = False,
 ) -> dict[str, Any]:
-    """Permissions of the Resource Role: assume Target Roles of its own account.
+    """Permissions of the Resource Role: assume Target Roles of its own account, and
+    (allow_revocation) keep the revocation deny policy on them (resources/aws/iam.py).
 
     Narrow the Resource to a path or prefix (role/pam-*) to limit the blast radius.
     """
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+    roles = f"arn:{partition}:iam::{account_id}:role/*"
+    statements: list[dict[str, Any]] = [
+        {
+            "Effect": "Allow",
+            "Action": _assume_actions(source_identity=source_identity, tag_session=tag_session),
+            "Resource": roles,
+        }
+    ]
+    if allow_revocation:
+        statements.append(
             {
+                "Sid": "PamRevokeSessions",
                 "Effect": "Allow",
-                "Action": _assume_actions(source_identity=source_identity, tag_session=tag_session),
-                "Resource": f"arn:{partition}:iam::{account_id}:role/*",
+                "Action": ["iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+                "Resource": roles,
             }
-        ],
-    }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def target_role_trust_policy(
@@ -96,6 +106,7 @@ def resource_policies(
     deployment_account_id: str,
     source_identity: bool = False,
     tag_session: bool = False,
+    allow_revocation: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """The Resource Role's two documents, for a resource whose ARN is known."""
     role = parse_role_arn(resource_role_arn)
@@ -111,6 +122,7 @@ def resource_policies(
             partition=role.partition,
             source_identity=source_identity,
             tag_session=tag_session,
+            allow_revocation=allow_revocation,
         ),
     }
 

@@ -73,7 +73,14 @@ def resource_check(
 
 
 PROJECT_AUDIT = ["name", "description", "external_id"]
-RESOURCE_AUDIT = ["project", "name", "resource_role_arn", "set_source_identity", "tag_session"]
+RESOURCE_AUDIT = [
+    "project",
+    "name",
+    "resource_role_arn",
+    "set_source_identity",
+    "tag_session",
+    "allow_revocation",
+]
 
 
 def project_create(*, name: str, description: str = "", actor: AbstractUser) -> Project:
@@ -115,7 +122,13 @@ def resource_delete(*, resource: AwsIamResource, actor: AbstractUser) -> None:
     delete_recorded(resource, RESOURCE_AUDIT, actor)
 
 
-RESOURCE_FIELDS = {"name", "resource_role_arn", "set_source_identity", "tag_session"}
+RESOURCE_FIELDS = {
+    "name",
+    "resource_role_arn",
+    "set_source_identity",
+    "tag_session",
+    "allow_revocation",
+}
 # Changing these changes what AWS must allow, so saving re-validates.
 RESOURCE_CHECKED_FIELDS = {"resource_role_arn", "set_source_identity"}
 
@@ -127,6 +140,7 @@ def resource_create(
     resource_role_arn: str,
     set_source_identity: bool = False,
     tag_session: bool = False,
+    allow_revocation: bool = True,
     actor: AbstractUser,
     checked: bool = False,
 ) -> AwsIamResource:
@@ -141,6 +155,7 @@ def resource_create(
         resource_role_arn=resource_role_arn.strip(),
         set_source_identity=set_source_identity,
         tag_session=tag_session,
+        allow_revocation=allow_revocation,
     )
     resource.full_clean()
     if not checked:

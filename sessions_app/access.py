@@ -131,6 +131,7 @@ def account_access(
         session=session,
         expires_at=hop2.credentials.expiration,
         assumed_role_arn=hop2.assumed_role_arn,
+        assumed_role_id=hop2.assumed_role_id,
         access_key_id=hop2.credentials.access_key_id,
     )
     if not activated:

@@ -75,6 +75,24 @@ class ConsoleSession(models.Model):
     # identifies the credentials; it is not a secret on its own.
     assumed_role_arn = models.CharField(max_length=2048, blank=True)
     access_key_id = models.CharField("temporary access key id", max_length=128, blank=True)
+    # Hop 2's AssumedRoleUser.AssumedRoleId, `AROA...:<session name>`: the value of
+    # `aws:userid` for this session, which a revocation denies.
+    assumed_role_id = models.CharField("assumed role id", max_length=192, blank=True)
+
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    revoked_by_name = models.CharField(max_length=254, blank=True)
+    revoke_reason = models.CharField(max_length=500, blank=True)
+    # The last failed attempt to write the revocation to IAM (retried by the sweep);
+    # empty once written.
+    revocation_error = models.TextField(blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     activated_at = models.DateTimeField(null=True, blank=True)
@@ -88,6 +106,7 @@ class ConsoleSession(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("revoke_consolesession", "Can revoke anyone's console sessions")]
         indexes = [
             models.Index(fields=["created_at"], name="session_created_idx"),
             models.Index(fields=["user", "-created_at"], name="session_user_created_idx"),
@@ -125,3 +144,63 @@ class ConsoleSession(models.Model):
         if self.status != Status.ACTIVE or self.expires_at is None:
             return None
         return max(0.0, (self.expires_at - timezone.now()).total_seconds())
+
+
+class RevocationState(models.TextChoices):
+    PENDING = "pending", "Being written"
+    WRITTEN = "written", "In force"
+    FAILED = "failed", "Write failed (retrying)"
+    # Out of the policy: nothing it covered can still be alive.
+    PRUNED = "pruned", "Pruned"
+
+
+class Revocation(models.Model):
+    """One deny statement in a Target Role's revocation policy (resources/aws/iam.py):
+    credentials issued before `before`, of one session (`user_id`) or of every session
+    of the role (empty `user_id`), stop working. These rows are the policy's source of
+    truth: the document in IAM is rendered from the live rows of its role."""
+
+    account = models.ForeignKey(PamAccount, on_delete=models.PROTECT, related_name="revocations")
+    session = models.ForeignKey(
+        ConsoleSession, null=True, blank=True, on_delete=models.PROTECT, related_name="revocations"
+    )
+    target_role_arn = models.CharField("Target Role ARN", max_length=2048)
+    user_id = models.CharField("aws:userid", max_length=192, blank=True)
+    before = models.DateTimeField(help_text="Credentials issued before this stop working.")
+    # Once nothing it covers can be alive: `before` + 1 h (the longest role-chained
+    # session) + 5 min of clock skew.
+    prune_after = models.DateTimeField()
+    state = models.CharField(
+        max_length=16, choices=RevocationState.choices, default=RevocationState.PENDING
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_name = models.CharField(max_length=254)
+    reason = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["target_role_arn", "prune_after"], name="revocation_role_idx")
+        ]
+
+    def __str__(self) -> str:
+        scope = f"session #{self.session_id}" if self.session_id else "all sessions"
+        return f"{scope} of {self.target_role_arn.rsplit('/', 1)[-1]} before {self.before:%H:%M:%S}"
+
+    @property
+    def sid(self) -> str:
+        return f"PamRevocation{self.pk}"
+
+
+class RoleLock(models.Model):
+    """One row per Target Role whose revocation policy this app writes: locked (SELECT
+    ... FOR UPDATE) around each read-modify-write, since IAM has no conditional put."""
+
+    target_role_arn = models.CharField(max_length=2048, unique=True)
+
+    def __str__(self) -> str:
+        return self.target_role_arn

@@ -20,6 +20,7 @@ from celery import current_app
 log = logging.getLogger(__name__)
 
 EXPIRE_TASK = "sessions_app.tasks.expire_session"
+PRUNE_TASK = "sessions_app.tasks.prune_revocations"
 # How long to stop publishing after a failure.
 BACKOFF_SECONDS = 30.0
 
@@ -32,18 +33,29 @@ def schedule_expiry(session_id: int, expires_at: datetime) -> bool:
 
     Only the id and the time travel in the message. Returns whether it was published.
     """
+    return _publish(
+        EXPIRE_TASK, [session_id], expires_at, f"expiry of console session {session_id}"
+    )
+
+
+def schedule_prune(at: datetime) -> bool:
+    """Ask a worker to prune revocations at `at` (the sweep does it too, later)."""
+    return _publish(PRUNE_TASK, [], at, "pruning of revocations")
+
+
+def _publish(task: str, args: list, eta: datetime, what: str) -> bool:
     global _skip_until
     if time.monotonic() < _skip_until:
         return False
     try:
-        current_app.send_task(EXPIRE_TASK, args=[session_id], eta=expires_at)
+        current_app.send_task(task, args=args, eta=eta)
     except Exception as exc:  # any broker error: kombu raises many kinds
         with _lock:
             _skip_until = time.monotonic() + BACKOFF_SECONDS
         log.warning(
-            "Could not schedule expiry of console session %s (%s: %s); the periodic "
-            "sweep will record it. Not publishing for %.0f s.",
-            session_id,
+            "Could not schedule %s (%s: %s); the periodic sweep will do it. Not "
+            "publishing for %.0f s.",
+            what,
             type(exc).__name__,
             exc,
             BACKOFF_SECONDS,

@@ -4,6 +4,7 @@ it should not:
 
     pending -> active -> expired
     pending -> failed
+    active -> revoked   (revocation.py; expiry never overwrites it)
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def session_activate(
     expires_at: datetime,
     assumed_role_arn: str,
     access_key_id: str,
+    assumed_role_id: str = "",
 ) -> bool:
     """pending -> active, then schedule its expiry once committed. False if it was no
     longer pending (the sweep gave up on it): the caller must not hand out access."""
@@ -68,6 +70,7 @@ def session_activate(
         activated_at=now,
         expires_at=expires_at,
         assumed_role_arn=assumed_role_arn,
+        assumed_role_id=assumed_role_id,
         access_key_id=access_key_id,
     )
     if not updated:
@@ -77,6 +80,7 @@ def session_activate(
     session.activated_at = now
     session.expires_at = expires_at
     session.assumed_role_arn = assumed_role_arn
+    session.assumed_role_id = assumed_role_id
     session.access_key_id = access_key_id
     session_id = session.pk
     transaction.on_commit(lambda: schedule_expiry(session_id, expires_at))

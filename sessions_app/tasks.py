@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import DatabaseError
 
-from . import services
+from . import revocation, services
 
 
 @shared_task(
@@ -28,4 +28,17 @@ def expire_session(session_id: int) -> bool:
 def sweep_sessions() -> dict[str, int]:
     """Catch up on expiries nobody scheduled and fail pending rows of crashed requests."""
     result = services.sessions_sweep()
-    return {"expired": result.expired, "abandoned": result.abandoned}
+    # Failed revocation writes retried, statements past their time pruned.
+    roles = revocation.revocations_sweep()
+    return {"expired": result.expired, "abandoned": result.abandoned, "revocation_roles": roles}
+
+
+@shared_task(
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
+def prune_revocations() -> int:
+    """Drop revocation statements nothing can need any more. Safe early and twice."""
+    return revocation.revocations_sweep()

@@ -107,7 +107,11 @@ def test_the_sweep_catches_up_on_overdue_expiries_and_crashed_requests(db):
         status=Status.FAILED, expires_at=now - timedelta(hours=1), failure_step="target_role"
     )
 
-    assert tasks.sweep_sessions.apply().get() == {"expired": 1, "abandoned": 1}
+    assert tasks.sweep_sessions.apply().get() == {
+        "expired": 1,
+        "abandoned": 1,
+        "revocation_roles": 0,
+    }
 
     assert status_of(overdue) == Status.EXPIRED
     assert status_of(running) == Status.ACTIVE
@@ -116,7 +120,11 @@ def test_the_sweep_catches_up_on_overdue_expiries_and_crashed_requests(db):
     assert status_of(in_flight) == Status.PENDING
     assert status_of(failed) == Status.FAILED and failed.failure_step == "target_role"
     # Twice: nothing left to do.
-    assert tasks.sweep_sessions.apply().get() == {"expired": 0, "abandoned": 0}
+    assert tasks.sweep_sessions.apply().get() == {
+        "expired": 0,
+        "abandoned": 0,
+        "revocation_roles": 0,
+    }
 
 
 def test_the_sweep_works_in_bounded_batches(db, settings):

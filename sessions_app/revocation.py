@@ -1,0 +1,244 @@
+"""Taking access back: revoking one console session, or every session of an account.
+
+    Revocation row committed (pending)           who, why, which credentials
+    -> per-role lock (RoleLock, SELECT FOR UPDATE)
+    -> hop 1 (the project's Resource Role, with its External ID)
+    -> the role's whole revocation policy rendered from its live rows and put to IAM
+       (resources/aws/iam.py), or deleted when none is left
+    -> rows `written`, sessions `revoked` (who, when, why), audited
+
+IAM has no conditional write, so two revocations on one role would each read the
+policy, add their statement and put it back, and one would vanish. Rendering the
+document from the database under a per-role row lock makes every write contain every
+live statement. A failed write is recorded on the rows and the session (which stays
+`active`: nothing claims it is revoked) and retried by the sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import AbstractUser
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import PamAccount
+from audit.services import audit_record
+from pam_project.users import user_label
+from resources import aws
+from resources.aws import iam
+
+from .models import ConsoleSession, Revocation, RevocationState, RoleLock, Status
+from .scheduling import schedule_prune
+
+log = logging.getLogger(__name__)
+
+# The longest a role-chained session lives (AWS caps DurationSeconds at 1 hour), plus
+# clock skew between AWS and us: after that nothing a statement covers can be alive.
+PRUNE_AFTER = timedelta(hours=1, minutes=5)
+REASON_MAX = 500
+
+
+class RevocationRefused(Exception):
+    """Not allowed or not possible; `message` says which rule, for the person."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RevocationFailed(Exception):
+    """IAM did not take the write. Recorded on the session and retried by the sweep."""
+
+    def __init__(self, error: aws.AwsStepError) -> None:
+        super().__init__(f"{error.code}: {error.message}")
+        self.error = error
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise RevocationRefused("reason: say why the access is being revoked (required).")
+    if len(reason) > REASON_MAX:
+        raise RevocationRefused(f"reason: at most {REASON_MAX} characters.")
+    return reason
+
+
+def _refuse_unless_allowed(account: PamAccount) -> None:
+    if not account.resource.allow_revocation:
+        raise RevocationRefused(
+            f'Revocation is off for the resource "{account.resource}": an administrator '
+            'turns on "Allow revocation" once its Resource Role has the IAM permissions.'
+        )
+
+
+def session_revoke(*, session: ConsoleSession, actor: AbstractUser, reason: str) -> ConsoleSession:
+    """Revoke one live console session. Idempotent: a revoked session is returned as is."""
+    reason = _reason(reason)
+    if session.status == Status.REVOKED:
+        return session
+    if session.status != Status.ACTIVE:
+        raise RevocationRefused(
+            f"Only an active session can be revoked; this one is {session.get_status_display()}"
+            " (nothing of it is alive)."
+        )
+    if not session.assumed_role_id:
+        raise RevocationRefused(
+            "This session started before revocation was recorded (no assumed role id): "
+            "revoke all sessions of the account instead."
+        )
+    _refuse_unless_allowed(session.account)
+    now = timezone.now()
+    revocation = Revocation.objects.create(
+        account=session.account,
+        session=session,
+        target_role_arn=session.target_role_arn,
+        user_id=session.assumed_role_id,
+        # Its credentials were issued at activation, before now; the user's next Access
+        # gets credentials issued after it, which the statement does not cover.
+        before=now,
+        prune_after=now + PRUNE_AFTER,
+        created_by=actor,
+        created_by_name=user_label(actor),
+        reason=reason,
+    )
+    _sync_or_raise(revocation)
+    session.refresh_from_db()
+    return session
+
+
+def account_sessions_revoke(*, account: PamAccount, actor: AbstractUser, reason: str) -> Revocation:
+    """Revoke every session of the account's Target Role issued until now (for
+    incidents): AWS's AWSRevokeOlderSessions, one statement with no `aws:userid`."""
+    reason = _reason(reason)
+    _refuse_unless_allowed(account)
+    now = timezone.now()
+    revocation = Revocation.objects.create(
+        account=account,
+        target_role_arn=account.target_role_arn,
+        before=now,
+        prune_after=now + PRUNE_AFTER,
+        created_by=actor,
+        created_by_name=user_label(actor),
+        reason=reason,
+    )
+    _sync_or_raise(revocation)
+    revocation.refresh_from_db()
+    return revocation
+
+
+def _sync_or_raise(revocation: Revocation) -> None:
+    error = role_sync(revocation.target_role_arn, account=revocation.account)
+    if error is not None:
+        raise RevocationFailed(error)
+    schedule_prune(revocation.prune_after)
+
+
+def role_sync(
+    target_role_arn: str, *, account: PamAccount, now: datetime | None = None
+) -> aws.AwsStepError | None:
+    """Write the role's revocation policy from its live rows; mark what that made true.
+
+    Returns None on success, else the AWS error (recorded on the rows and sessions).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        RoleLock.objects.get_or_create(target_role_arn=target_role_arn)
+        RoleLock.objects.select_for_update().get(target_role_arn=target_role_arn)
+        of_role = Revocation.objects.filter(target_role_arn=target_role_arn).exclude(
+            state=RevocationState.PRUNED
+        )
+        rows = list(of_role.filter(prune_after__gt=now).order_by("pk"))
+        try:
+            _write(account, target_role_arn, rows)
+        except aws.AwsStepError as error:
+            _record_failure(rows, error)
+            return error
+        _record_success(rows, now)
+        # Pruned rows stay as history; only their statements left the policy.
+        of_role.filter(prune_after__lte=now).update(state=RevocationState.PRUNED)
+    return None
+
+
+def _write(account: PamAccount, target_role_arn: str, rows: list[Revocation]) -> None:
+    resource = account.resource
+    hop1 = aws.assume_resource_role(
+        role_arn=resource.resource_role_arn,
+        external_id=resource.project.external_id,
+        session_name="pam-revocation",
+        duration_seconds=900,
+    )
+    iam.write_revocations(
+        credentials=hop1.credentials,
+        target_role=aws.parse_role_arn(target_role_arn),
+        revocations=[iam.Revocation(sid=r.sid, before=r.before, user_id=r.user_id) for r in rows],
+    )
+
+
+def _record_failure(rows: list[Revocation], error: aws.AwsStepError) -> None:
+    message = f"{error.code}: {error.message}"[:1000]
+    log.warning("Revocation write failed: %s", message)
+    for row in rows:
+        if row.state != RevocationState.WRITTEN:
+            Revocation.objects.filter(pk=row.pk).update(state=RevocationState.FAILED, error=message)
+            if row.session_id:
+                ConsoleSession.objects.filter(pk=row.session_id, status=Status.ACTIVE).update(
+                    revocation_error=message
+                )
+
+
+def _record_success(rows: list[Revocation], now: datetime) -> None:
+    for row in rows:
+        if row.state == RevocationState.WRITTEN:
+            continue
+        Revocation.objects.filter(pk=row.pk).update(state=RevocationState.WRITTEN, error="")
+        covered = ConsoleSession.objects.filter(
+            status=Status.ACTIVE, target_role_arn=row.target_role_arn, activated_at__lt=row.before
+        )
+        if row.session_id:
+            covered = covered.filter(pk=row.session_id)
+        ids = list(covered.values_list("pk", flat=True))
+        ConsoleSession.objects.filter(pk__in=ids, status=Status.ACTIVE).update(
+            status=Status.REVOKED,
+            revoked_at=row.before,
+            revoked_by=row.created_by,
+            revoked_by_name=row.created_by_name,
+            revoke_reason=row.reason,
+            revocation_error="",
+            ended_at=now,
+        )
+        audit_record(
+            actor=row.created_by,
+            action="create",
+            instance=row,
+            changes={
+                "target_role_arn": row.target_role_arn,
+                "scope": f"session {row.session_id}" if row.session_id else "all sessions",
+                "before": row.before,
+                "reason": row.reason,
+                "sessions_revoked": ids,
+            },
+        )
+
+
+def revocations_sweep(*, now: datetime | None = None) -> int:
+    """Retry failed writes, and prune statements nothing can need any more (the policy
+    is deleted when its last one goes). Returns how many roles were rewritten."""
+    now = now or timezone.now()
+    due = (
+        Revocation.objects.filter(state__in=[RevocationState.PENDING, RevocationState.FAILED])
+        .filter(prune_after__gt=now)
+        .values_list("target_role_arn", "account_id")
+    )
+    stale = (
+        Revocation.objects.filter(prune_after__lte=now)
+        .exclude(state=RevocationState.PRUNED)
+        .values_list("target_role_arn", "account_id")
+    )
+    roles = dict(list(due) + list(stale))
+    accounts = PamAccount.objects.select_related("resource__project").in_bulk(set(roles.values()))
+    return sum(
+        role_sync(role, account=accounts[account_id], now=now) is None
+        for role, account_id in roles.items()
+    )

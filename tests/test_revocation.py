@@ -1,0 +1,307 @@
+"""Revoking live console sessions: the deny statement IAM receives on the Target Role,
+the session's record, the merge of concurrent revocations, pruning, failures, limits.
+
+moto stands in for STS and IAM. It does not evaluate the deny (nothing here can show a
+console refusing a revoked session); these tests hold the document that AWS evaluates
+to AWS's documented shape (IAM User Guide, "Revoking IAM role temporary security
+credentials").
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+
+import boto3
+import pytest
+import time_machine
+from django.db import connection
+
+from audit.models import AuditEvent
+from resources.aws import iam
+from sessions_app import revocation, services
+from sessions_app.access import account_access
+from sessions_app.models import ConsoleSession, Revocation, RevocationState, RoleLock, Status
+
+from .factories import (
+    CUSTOMER_ACCOUNT,
+    TARGET_ROLE_ARN,
+    AccountFactory,
+    GrantFactory,
+    UserFactory,
+)
+
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+)
+
+
+def customer_iam():
+    """IAM in the customer account, as the Resource Role's session sees it."""
+    sts = boto3.client("sts", region_name="us-east-1")
+    creds = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{CUSTOMER_ACCOUNT}:role/pam-resource", RoleSessionName="test"
+    )["Credentials"]
+    return boto3.client(
+        "iam",
+        region_name="us-east-1",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+
+
+def policy(client, role: str = "pam-readonly") -> dict | None:
+    try:
+        answer = client.get_role_policy(RoleName=role, PolicyName=iam.POLICY_NAME)
+    except client.exceptions.NoSuchEntityException:
+        return None
+    document = answer["PolicyDocument"]
+    return json.loads(document) if isinstance(document, str) else document
+
+
+@pytest.fixture
+def target(aws):
+    client = customer_iam()
+    client.create_role(RoleName="pam-readonly", AssumeRolePolicyDocument=TRUST)
+    return client
+
+
+def access(account, user):
+    return account_access(
+        account=account,
+        user=user,
+        client_ip="192.0.2.1",
+        user_agent="tests",
+        issuer="https://pam.example.test/",
+    ).session
+
+
+@pytest.fixture
+def live(federation, target, db):
+    """Two users with an active console session each on the same Target Role."""
+    account = AccountFactory(name="prod")
+    people = [UserFactory(username="una"), UserFactory(username="vic")]
+    for person in people:
+        GrantFactory(account=account, user=person)
+    sessions = [access(account, person) for person in people]
+    assert all(s.status == Status.ACTIVE for s in sessions)
+    return account, sessions
+
+
+def test_activation_records_what_revocation_needs(live):
+    _, (session, _) = live
+    session.refresh_from_db()
+    role_id, _, name = session.assumed_role_id.partition(":")
+    assert role_id.startswith("AROA")
+    assert name == session.role_session_name == "una@example.com"
+
+
+def test_revoking_a_session_denies_exactly_its_credentials(live, target, alice):
+    _, (una, vic) = live
+    revoked = revocation.session_revoke(session=una, actor=alice, reason="left the team")
+
+    assert revoked.status == Status.REVOKED
+    assert revoked.revoked_by == alice and revoked.revoke_reason == "left the team"
+    assert revoked.revoked_at is not None and revoked.ended_at is not None
+    [statement] = policy(target)["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Action"] == "*" and statement["Resource"] == "*"
+    assert statement["Condition"]["StringEquals"] == {"aws:userid": una.assumed_role_id}
+    assert statement["Condition"]["DateLessThan"] == {
+        "aws:TokenIssueTime": revoked.revoked_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    }
+    vic.refresh_from_db()
+    assert vic.status == Status.ACTIVE
+    event = AuditEvent.objects.get(object_type="sessions_app.revocation")
+    assert event.actor == alice and event.changes["sessions_revoked"] == [una.pk]
+
+
+def test_revoking_twice_changes_nothing_and_expiry_never_overwrites_it(live, target, alice):
+    _, (una, _) = live
+    revocation.session_revoke(session=una, actor=alice, reason="incident")
+    again = revocation.session_revoke(session=una, actor=alice, reason="incident again")
+    assert again.revoke_reason == "incident"
+    assert len(policy(target)["Statement"]) == 1
+    assert Revocation.objects.count() == 1
+
+    with time_machine.travel(una.expires_at + timedelta(seconds=1)):
+        assert services.session_expire(session_id=una.pk) is False
+        services.sessions_sweep()
+    una.refresh_from_db()
+    assert una.status == Status.REVOKED
+
+
+def test_revocations_of_one_role_are_merged_into_one_policy(live, target, alice):
+    _, (una, vic) = live
+    revocation.session_revoke(session=una, actor=alice, reason="one")
+    revocation.session_revoke(session=vic, actor=alice, reason="two")
+    user_ids = [s["Condition"]["StringEquals"]["aws:userid"] for s in policy(target)["Statement"]]
+    assert user_ids == [una.assumed_role_id, vic.assumed_role_id]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_revocations_on_one_role_lose_no_statement(
+    federation, target, alice, monkeypatch
+):
+    assert connection.vendor == "postgresql"  # the row lock is what is under test
+    # Revokers arrive one after another while IAM is slow, and the first to read (the
+    # fewest statements) is the last to write: without the per-role lock its put would
+    # drop every later statement.
+    write = iam.write_revocations
+    arrivals = iter(range(100))
+
+    def slow_write(**kwargs):
+        time.sleep(0.4 - 0.05 * next(arrivals))
+        return write(**kwargs)
+
+    monkeypatch.setattr(iam, "write_revocations", slow_write)
+    account = AccountFactory(name="prod")
+    people = [UserFactory(username=f"p{i}") for i in range(6)]
+    for person in people:
+        GrantFactory(account=account, user=person)
+    sessions = [access(account, person) for person in people]
+    RoleLock.objects.create(target_role_arn=TARGET_ROLE_ARN)  # as after a first revocation
+    errors = []
+
+    def revoke(session):
+        try:
+            revocation.session_revoke(session=session, actor=alice, reason="incident")
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=revoke, args=(s,)) for s in sessions]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.03)
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    written = {s["Condition"]["StringEquals"]["aws:userid"] for s in policy(target)["Statement"]}
+    assert written == {s.assumed_role_id for s in ConsoleSession.objects.all()}
+    assert set(ConsoleSession.objects.values_list("status", flat=True)) == {Status.REVOKED}
+
+
+def test_revoke_all_sessions_of_an_account(live, target, alice):
+    account, sessions = live
+    rev = revocation.account_sessions_revoke(account=account, actor=alice, reason="breach")
+    [statement] = policy(target)["Statement"]
+    assert "StringEquals" not in statement["Condition"]  # AWSRevokeOlderSessions' shape
+    assert rev.state == RevocationState.WRITTEN
+    for session in sessions:
+        session.refresh_from_db()
+        assert session.status == Status.REVOKED and session.revoke_reason == "breach"
+    # Access after the revocation gets credentials issued later: not covered.
+    later = access(account, sessions[0].user)
+    later.refresh_from_db()
+    assert later.status == Status.ACTIVE
+
+
+def test_statements_are_pruned_when_nothing_they_cover_can_live(live, target, alice):
+    _, (una, vic) = live
+    revocation.session_revoke(session=una, actor=alice, reason="one")
+    with time_machine.travel(timedelta(minutes=30)):
+        revocation.session_revoke(session=vic, actor=alice, reason="two")
+    first, second = Revocation.objects.order_by("pk")
+
+    with time_machine.travel(first.prune_after + timedelta(seconds=1)):
+        assert revocation.revocations_sweep() == 1
+        [left] = policy(target)["Statement"]
+        assert left["Sid"] == second.sid
+    with time_machine.travel(second.prune_after + timedelta(seconds=1)):
+        revocation.revocations_sweep()
+        assert policy(target) is None  # deleted once empty
+        assert revocation.revocations_sweep() == 0  # and nothing left to do
+    states = set(Revocation.objects.values_list("state", flat=True))
+    assert states == {RevocationState.PRUNED}
+
+
+def test_a_failed_write_is_recorded_never_reported_done_and_retried(live, target, alice):
+    _, (una, _) = live
+    target.delete_role(RoleName="pam-readonly")  # IAM now refuses the put
+    with pytest.raises(revocation.RevocationFailed) as failed:
+        revocation.session_revoke(session=una, actor=alice, reason="incident")
+    assert failed.value.error.code == "NoSuchEntity"
+    una.refresh_from_db()
+    assert una.status == Status.ACTIVE
+    assert "NoSuchEntity" in una.revocation_error
+    assert Revocation.objects.get().state == RevocationState.FAILED
+
+    target.create_role(RoleName="pam-readonly", AssumeRolePolicyDocument=TRUST)
+    assert revocation.revocations_sweep() == 1
+    una.refresh_from_db()
+    assert una.status == Status.REVOKED and una.revocation_error == ""
+    assert len(policy(target)["Statement"]) == 1
+
+
+def test_past_iams_size_limit_nothing_is_written(live, target, alice, monkeypatch):
+    _, (una, vic) = live
+    revocation.session_revoke(session=una, actor=alice, reason="one")
+    before = policy(target)
+    monkeypatch.setattr(iam, "ROLE_INLINE_POLICY_LIMIT", iam.policy_size(before) + 10)
+    with pytest.raises(revocation.RevocationFailed) as failed:
+        revocation.session_revoke(session=vic, actor=alice, reason="two")
+    assert failed.value.error.code == "LimitExceeded"
+    assert "Nothing was written" in failed.value.error.message
+    assert policy(target) == before
+    vic.refresh_from_db()
+    assert vic.status == Status.ACTIVE and "LimitExceeded" in vic.revocation_error
+
+
+def test_a_role_holds_three_dozen_live_session_revocations():
+    """What IAM's limit means here: about 38 sessions of one role revoked within the
+    same hour and 5 minutes (longer session names, fewer); past that, revoke all."""
+    sample = iam.Revocation(
+        sid="PamRevocation1234567",
+        before=iam.datetime(2026, 1, 1, tzinfo=iam.UTC),
+        user_id="AROA" + "X" * 17 + ":" + "a" * 64,
+    )
+    per_statement = iam.policy_size(iam.policy_document([sample, sample])) - iam.policy_size(
+        iam.policy_document([sample])
+    )
+    assert iam.ROLE_INLINE_POLICY_LIMIT // per_statement >= 36
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"reason": "  "}, "reason: say why"),
+        ({"reason": "x" * 501}, "at most 500"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_rule(live, alice, change, says):
+    _, (una, _) = live
+    with pytest.raises(revocation.RevocationRefused, match=says):
+        revocation.session_revoke(session=una, actor=alice, **change)
+
+
+def test_only_an_active_session_with_revocation_allowed_can_be_revoked(live, alice):
+    account, (una, vic) = live
+    ConsoleSession.objects.filter(pk=una.pk).update(status=Status.EXPIRED)
+    una.refresh_from_db()
+    with pytest.raises(revocation.RevocationRefused, match="Only an active session"):
+        revocation.session_revoke(session=una, actor=alice, reason="late")
+    account.resource.allow_revocation = False
+    account.resource.save()
+    vic.refresh_from_db()
+    with pytest.raises(revocation.RevocationRefused, match="Revocation is off"):
+        revocation.session_revoke(session=vic, actor=alice, reason="x")
+    assert not Revocation.objects.exists()
+
+
+def test_the_permissions_policy_the_admin_shows_grants_the_iam_calls():
+    from resources.policies import resource_role_permissions_policy
+
+    off = resource_role_permissions_policy(account_id=CUSTOMER_ACCOUNT)
+    on = resource_role_permissions_policy(account_id=CUSTOMER_ACCOUNT, allow_revocation=True)
+    assert len(off["Statement"]) == 1
+    extra = on["Statement"][1]
+    assert extra["Action"] == ["iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"]
+    assert TARGET_ROLE_ARN.rsplit("/", 1)[0] + "/*" == extra["Resource"]
