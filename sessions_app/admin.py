@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
@@ -12,14 +12,16 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from . import revocation
 from .exports import csv_stream
-from .models import ConsoleSession
+from .models import ConsoleSession, Status
 
 
 class CappedCountPaginator(Paginator):
@@ -120,7 +122,7 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
     # drill-down, not paging, are how history is read.
     list_per_page = 50
     raw_id_fields = ["user", "account"]
-    actions = ["export_csv"]
+    actions = ["export_csv", "revoke_sessions"]
     change_list_template = "admin/sessions_app/consolesession/change_list.html"
 
     @admin.display(description=mark_safe('<input type="checkbox" id="action-toggle">'))
@@ -183,6 +185,46 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
     @admin.action(description="Export selected console sessions as CSV")
     def export_csv(self, request: HttpRequest, queryset: QuerySet) -> StreamingHttpResponse:
         return self._csv_response(queryset)
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("sessions_app.revoke_consolesession")
+
+    @admin.action(description="Revoke selected console sessions", permissions=["revoke"])
+    def revoke_sessions(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """Asks for the reason first (a page listing the sessions), then revokes each
+        active one; each outcome is reported, nothing is claimed that IAM did not take."""
+        live = list(queryset.filter(status=Status.ACTIVE).select_related("account__resource"))
+        reason = request.POST.get("reason", "").strip()
+        if request.POST.get("confirm") != "yes" or not reason:
+            return TemplateResponse(
+                request,
+                "admin/sessions_app/consolesession/revoke_confirm.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Revoke console sessions",
+                    "sessions": live,
+                    "skipped": queryset.exclude(status=Status.ACTIVE).count(),
+                    "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                    "missing_reason": request.POST.get("confirm") == "yes",
+                    "opts": self.model._meta,
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
+        for session in live:
+            try:
+                revocation.session_revoke(session=session, actor=request.user, reason=reason)
+            except revocation.RevocationRefused as refused:
+                self.message_user(request, f"#{session.pk}: {refused.message}", messages.WARNING)
+            except revocation.RevocationFailed as failed:
+                self.message_user(
+                    request,
+                    f"#{session.pk}: IAM did not take the revocation ({failed.error.code}: "
+                    f"{failed.error.message}); it is recorded and retried every minute.",
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(request, f"#{session.pk} revoked.", messages.SUCCESS)
+        return None
 
     def _csv_response(self, queryset: QuerySet) -> StreamingHttpResponse:
         response = StreamingHttpResponse(csv_stream(queryset), content_type="text/csv")

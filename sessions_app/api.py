@@ -17,8 +17,10 @@ from rest_framework.response import Response
 from accounts.models import PamAccount
 from accounts.selectors import accounts_for_user
 from pam_project.api import NO_STORE
-from pam_project.scopes import TokenScope
+from pam_project.querysets import may
+from pam_project.scopes import TokenScope, scope_allows
 
+from . import revocation
 from .access import AccessFailed, access_from_request
 from .failures import failure_guidance, failure_status
 from .filters import SessionFilter
@@ -42,6 +44,40 @@ class AccessErrorSerializer(serializers.Serializer):
     checks = serializers.ListField(child=serializers.CharField(), help_text="What to check.")
 
 
+class RevokeSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="Why (required; audited).")
+
+
+def _reason_of(request: Request) -> str:
+    reason = request.data.get("reason") if isinstance(request.data, dict) else None
+    if not isinstance(reason, str) or not reason.strip():
+        raise exceptions.ValidationError({"reason": ["Say why the access is being revoked."]})
+    return reason
+
+
+def _may_revoke(request: Request, owner_id: int | None, by_permission: bool) -> None:
+    """The session's own user may revoke it; anyone else needs the revoke permission,
+    and through a token the `admin` scope."""
+    if owner_id == request.user.pk:
+        return
+    if not by_permission:
+        raise exceptions.PermissionDenied("Only its own user or ops (revoke permission) may.")
+    scope = getattr(request.auth, "scope", None)
+    if scope is not None and not scope_allows(scope, "admin"):
+        raise exceptions.PermissionDenied(
+            f'This token\'s scope is "{scope}"; revoking others\' sessions needs scope "admin".'
+        )
+
+
+def _revocation_failed(failed: revocation.RevocationFailed) -> Response:
+    body = {
+        "detail": "IAM did not take the revocation; it is recorded and retried every minute.",
+        "code": failed.error.code,
+        "message": failed.error.message,
+    }
+    return Response(body, status=502, headers=NO_STORE)
+
+
 class AccessViewSet(viewsets.GenericViewSet):
     """Access from a script: `POST /api/v1/accounts/<id>/access/`, beside the accounts
     endpoint it extends. The same grants, recording and failures as the web page."""
@@ -51,7 +87,7 @@ class AccessViewSet(viewsets.GenericViewSet):
     serializer_class = AccessSerializer
 
     def required_scope(self, request: Request) -> str:
-        return "access"
+        return "admin" if self.action == "revoke_sessions" else "access"
 
     def get_queryset(self) -> QuerySet[PamAccount]:
         return PamAccount.objects.restrict(self.request.user).select_related("resource__project")
@@ -98,6 +134,38 @@ class AccessViewSet(viewsets.GenericViewSet):
         }
         return Response(body, headers=NO_STORE)
 
+    @extend_schema(
+        request=RevokeSerializer,
+        responses={
+            200: OpenApiResponse(description='{"revoked": [session ids], "state": "written"}'),
+            403: OpenApiResponse(description="Needs the revoke permission (and scope admin)."),
+            404: OpenApiResponse(description="No such account, or not yours to see."),
+            502: OpenApiResponse(description="IAM refused the write (recorded, retried)."),
+        },
+        summary="Revoke every session of this account's Target Role (incidents)",
+        tags=["accounts"],
+    )
+    @action(detail=True, methods=["post"])
+    def revoke_sessions(self, request: Request, pk: str | None = None) -> Response:
+        """AWS's AWSRevokeOlderSessions: every credential of the Target Role issued
+        until now stops working."""
+        account = self.get_object()
+        _may_revoke(request, None, may(request.user, "revoke", ConsoleSession))
+        try:
+            done = revocation.account_sessions_revoke(
+                account=account, actor=request.user, reason=_reason_of(request)
+            )
+        except revocation.RevocationRefused as refused:
+            raise exceptions.ValidationError({"detail": refused.message}) from None
+        except revocation.RevocationFailed as failed:
+            return _revocation_failed(failed)
+        revoked = list(
+            ConsoleSession.objects.filter(
+                status="revoked", target_role_arn=done.target_role_arn, revoked_at=done.before
+            ).values_list("pk", flat=True)
+        )
+        return Response({"revoked": revoked, "state": done.state}, headers=NO_STORE)
+
 
 def _iso(value: datetime | None, zone: tzinfo) -> str | None:
     # DRF's DateTimeField output (ISO 8601 in the current zone, UTC as "Z") without its
@@ -139,10 +207,15 @@ class SessionSerializer(serializers.ModelSerializer):
             "user_agent",
             "assumed_role_arn",
             "access_key_id",
+            "assumed_role_id",
             "created_at",
             "activated_at",
             "expires_at",
             "ended_at",
+            "revoked_at",
+            "revoked_by_name",
+            "revoke_reason",
+            "revocation_error",
         ]
         read_only_fields = fields
 
@@ -175,10 +248,15 @@ class SessionSerializer(serializers.ModelSerializer):
             "user_agent": instance.user_agent,
             "assumed_role_arn": instance.assumed_role_arn,
             "access_key_id": instance.access_key_id,
+            "assumed_role_id": instance.assumed_role_id,
             "created_at": _iso(instance.created_at, zone),
             "activated_at": _iso(instance.activated_at, zone),
             "expires_at": _iso(instance.expires_at, zone),
             "ended_at": _iso(instance.ended_at, zone),
+            "revoked_at": _iso(instance.revoked_at, zone),
+            "revoked_by_name": instance.revoked_by_name,
+            "revoke_reason": instance.revoke_reason,
+            "revocation_error": instance.revocation_error,
         }
 
 
@@ -202,6 +280,39 @@ class SessionViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["created_at"]
     ordering = ["-created_at"]
     pagination_class = SessionCursorPagination
+
+    def required_scope(self, request: Request) -> str:
+        # Revoking one's own session is `access`; someone else's is checked below.
+        if self.action == "revoke":
+            return "access"
+        return "read" if request.method in permissions.SAFE_METHODS else "admin"
+
+    @extend_schema(
+        request=RevokeSerializer,
+        responses={
+            200: SessionSerializer,
+            400: OpenApiResponse(description="No reason, or not revocable (names the rule)."),
+            403: OpenApiResponse(description="Seen (ops) but not yours to revoke."),
+            404: OpenApiResponse(description="No such session, or not yours to see."),
+            502: OpenApiResponse(description="IAM refused the write (recorded, retried)."),
+        },
+        summary="Revoke a live console session",
+    )
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str | None = None) -> Response:
+        """Deny the session's credentials on its Target Role (within minutes, console
+        included). Idempotent."""
+        session = self.get_object()
+        _may_revoke(request, session.user_id, may(request.user, "revoke", ConsoleSession))
+        try:
+            revoked = revocation.session_revoke(
+                session=session, actor=request.user, reason=_reason_of(request)
+            )
+        except revocation.RevocationRefused as refused:
+            raise exceptions.ValidationError({"detail": refused.message}) from None
+        except revocation.RevocationFailed as failed:
+            return _revocation_failed(failed)
+        return Response(self.get_serializer(revoked).data, headers=NO_STORE)
 
     def get_queryset(self) -> QuerySet[ConsoleSession]:
         # Of the joined account, resource and project the rows show only names and ids;

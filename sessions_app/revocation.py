@@ -31,6 +31,7 @@ from resources.aws import iam
 
 from .models import ConsoleSession, Revocation, RevocationState, RoleLock, Status
 from .scheduling import schedule_prune
+from .selectors import sessions_losing_access
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,9 @@ def _refuse_unless_allowed(account: PamAccount) -> None:
         )
 
 
-def session_revoke(*, session: ConsoleSession, actor: AbstractUser, reason: str) -> ConsoleSession:
+def session_revoke(
+    *, session: ConsoleSession, actor: AbstractUser | None, reason: str
+) -> ConsoleSession:
     """Revoke one live console session. Idempotent: a revoked session is returned as is."""
     reason = _reason(reason)
     if session.status == Status.REVOKED:
@@ -100,12 +103,31 @@ def session_revoke(*, session: ConsoleSession, actor: AbstractUser, reason: str)
         before=now,
         prune_after=now + PRUNE_AFTER,
         created_by=actor,
-        created_by_name=user_label(actor),
+        created_by_name=user_label(actor) if actor else "system",
         reason=reason,
     )
     _sync_or_raise(revocation)
     session.refresh_from_db()
     return session
+
+
+def revoke_lost_access() -> int:
+    """Revoke the live sessions of people who lost access (grant removed, user
+    deactivated). Returns how many were revoked; failures are retried by the sweep."""
+    done = 0
+    for session in sessions_losing_access():
+        why = (
+            "user deactivated"
+            if session.user is None or not session.user.is_active
+            else "no grant covers this account any more"
+        )
+        try:
+            session_revoke(session=session, actor=None, reason=f"Access ended: {why}")
+        except (RevocationRefused, RevocationFailed) as exc:
+            log.warning("Could not revoke console session %s: %s", session.pk, exc)
+            continue
+        done += 1
+    return done
 
 
 def account_sessions_revoke(*, account: PamAccount, actor: AbstractUser, reason: str) -> Revocation:
@@ -120,7 +142,7 @@ def account_sessions_revoke(*, account: PamAccount, actor: AbstractUser, reason:
         before=now,
         prune_after=now + PRUNE_AFTER,
         created_by=actor,
-        created_by_name=user_label(actor),
+        created_by_name=user_label(actor) if actor else "system",
         reason=reason,
     )
     _sync_or_raise(revocation)
@@ -236,6 +258,7 @@ def revocations_sweep(*, now: datetime | None = None) -> int:
         .exclude(state=RevocationState.PRUNED)
         .values_list("target_role_arn", "account_id")
     )
+    revoke_lost_access()
     roles = dict(list(due) + list(stale))
     accounts = PamAccount.objects.select_related("resource__project").in_bulk(set(roles.values()))
     return sum(

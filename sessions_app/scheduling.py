@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 EXPIRE_TASK = "sessions_app.tasks.expire_session"
 PRUNE_TASK = "sessions_app.tasks.prune_revocations"
+LOST_ACCESS_TASK = "sessions_app.tasks.revoke_lost_access"
 # How long to stop publishing after a failure.
 BACKOFF_SECONDS = 30.0
 
@@ -43,7 +44,12 @@ def schedule_prune(at: datetime) -> bool:
     return _publish(PRUNE_TASK, [], at, "pruning of revocations")
 
 
-def _publish(task: str, args: list, eta: datetime, what: str) -> bool:
+def schedule_lost_access_check() -> bool:
+    """Ask a worker to revoke the sessions of people who just lost access, now."""
+    return _publish(LOST_ACCESS_TASK, [], None, "revoking sessions of lost access")
+
+
+def _publish(task: str, args: list, eta: datetime | None, what: str) -> bool:
     global _skip_until
     if time.monotonic() < _skip_until:
         return False

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from accounts.models import AccountGrant
 from pam_project.durations import MAX_SECONDS
 
 from .models import ConsoleSession, FailureStep, Status
@@ -46,3 +47,20 @@ def recent_attempts(
     return ConsoleSession.objects.filter(
         user=user, pk__lte=up_to_id, created_at__gt=timezone.now() - timedelta(seconds=seconds)
     ).exclude(failure_step=FailureStep.RATE_LIMITED)
+
+
+def sessions_losing_access() -> QuerySet[ConsoleSession]:
+    """Live sessions whose user may no longer Access their account: deactivated, or no
+    grant (to them or a group they are in) covers it any more. Revoked automatically
+    where the resource allows revocation (SPEC "Revocation", triggers)."""
+    covered = AccountGrant.objects.filter(account=OuterRef("account_id")).filter(
+        Q(user=OuterRef("user_id")) | Q(group__user=OuterRef("user_id"))
+    )
+    return (
+        ConsoleSession.objects.filter(
+            status=Status.ACTIVE, account__resource__allow_revocation=True
+        )
+        .exclude(assumed_role_id="")
+        .filter(Q(user__is_active=False) | Q(user__isnull=True) | ~Exists(covered))
+        .select_related("user", "account__resource__project")
+    )

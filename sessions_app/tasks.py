@@ -42,3 +42,14 @@ def sweep_sessions() -> dict[str, int]:
 def prune_revocations() -> int:
     """Drop revocation statements nothing can need any more. Safe early and twice."""
     return revocation.revocations_sweep()
+
+
+@shared_task(
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
+def revoke_lost_access() -> int:
+    """Revoke live sessions of people whose grant was removed or who were deactivated."""
+    return revocation.revoke_lost_access()

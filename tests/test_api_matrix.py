@@ -295,6 +295,27 @@ DETAIL = [
         None,
         {"admin": 204, "ops": 404, "member": 404, "outsider": 404, "anonymous": 401},
     ),
+    # Revocation. bob_session has no recorded assumed role id, so a caller who may revoke
+    # it gets 400 naming that rule; A's Target Role does not exist in moto, so revoking
+    # all of A's sessions reaches IAM and fails there (502): both past authorization.
+    (
+        "post",
+        "/api/v1/sessions/{bob_session}/revoke/",
+        {"reason": "matrix"},
+        {"admin": 400, "ops": 403, "member": 400, "outsider": 404, "anonymous": 401},
+    ),
+    (
+        "post",
+        "/api/v1/sessions/{dave_session}/revoke/",
+        {"reason": "matrix"},
+        {"admin": 400, "ops": 403, "member": 404, "outsider": 404, "anonymous": 401},
+    ),
+    (
+        "post",
+        "/api/v1/accounts/{A}/revoke_sessions/",
+        {"reason": "matrix"},
+        {"admin": 502, "ops": 404, "member": 403, "outsider": 404, "anonymous": 401},
+    ),
     (
         "get",
         "/api/schema/",

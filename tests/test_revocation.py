@@ -9,6 +9,7 @@ credentials").
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -17,11 +18,17 @@ from datetime import timedelta
 import boto3
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
+from django.test import Client
+from rest_framework.test import APIClient
 
+from accounts.tokens import token_create
 from audit.models import AuditEvent
 from resources.aws import iam
-from sessions_app import revocation, services
+from sessions_app import revocation, services, tasks
 from sessions_app.access import account_access
 from sessions_app.models import ConsoleSession, Revocation, RevocationState, RoleLock, Status
 
@@ -30,6 +37,7 @@ from .factories import (
     TARGET_ROLE_ARN,
     AccountFactory,
     GrantFactory,
+    GroupFactory,
     UserFactory,
 )
 
@@ -305,3 +313,165 @@ def test_the_permissions_policy_the_admin_shows_grants_the_iam_calls():
     extra = on["Statement"][1]
     assert extra["Action"] == ["iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"]
     assert TARGET_ROLE_ARN.rsplit("/", 1)[0] + "/*" == extra["Resource"]
+
+
+# --- The API contract: POST sessions/<id>/revoke/, POST accounts/<id>/revoke_sessions/ ---
+
+
+def token_client(user, scope):
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {token_create(user=user, name='t', scope=scope)[1]}"
+    )
+    return client
+
+
+def test_a_user_revokes_their_own_session_with_an_access_token(live, target):
+    _, (una, _) = live
+    url = f"/api/v1/sessions/{una.pk}/revoke/"
+    refused = token_client(una.user, "read").post(url, {"reason": "done"}, format="json")
+    assert refused.status_code == 403 and 'needs scope "access"' in refused.json()["detail"]
+
+    client = token_client(una.user, "access")
+    assert client.post(url, {}, format="json").json() == {
+        "reason": ["Say why the access is being revoked."]
+    }
+    response = client.post(url, {"reason": "done for today"}, format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "revoked" and body["revoke_reason"] == "done for today"
+    assert body["revoked_by_name"] == una.user.email
+    assert len(policy(target)["Statement"]) == 1
+
+
+def test_others_sessions_need_the_revoke_permission_and_an_admin_scope(live, target):
+    _, (una, vic) = live
+    url = f"/api/v1/sessions/{una.pk}/revoke/"
+    # vic cannot even see una's session.
+    assert token_client(vic.user, "admin").post(url, {"reason": "x"}).status_code == 404
+    ops = UserFactory(username="olga")
+    ops.user_permissions.add(
+        Permission.objects.get(codename="view_consolesession"),
+        Permission.objects.get(codename="revoke_consolesession"),
+    )
+    assert token_client(ops, "access").post(url, {"reason": "x"}).status_code == 403
+    viewer = UserFactory(username="vera")
+    viewer.user_permissions.add(Permission.objects.get(codename="view_consolesession"))
+    assert token_client(viewer, "admin").post(url, {"reason": "x"}).status_code == 403
+    response = token_client(ops, "admin").post(url, {"reason": "incident 42"}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "revoked"
+
+
+def test_revoke_sessions_of_an_account_through_the_api(live, target, alice):
+    account, sessions = live
+    client = APIClient()
+    client.force_login(alice)
+    response = client.post(
+        f"/api/v1/accounts/{account.pk}/revoke_sessions/", {"reason": "breach"}, format="json"
+    )
+    assert response.status_code == 200
+    assert sorted(response.json()["revoked"]) == sorted(s.pk for s in sessions)
+    member = APIClient()
+    member.force_login(sessions[0].user)
+    refused = member.post(f"/api/v1/accounts/{account.pk}/revoke_sessions/", {"reason": "x"})
+    assert refused.status_code == 403
+
+
+def test_an_iam_failure_is_a_502_naming_it_and_the_session_says_so(live, target):
+    _, (una, _) = live
+    target.delete_role(RoleName="pam-readonly")
+    response = token_client(una.user, "access").post(
+        f"/api/v1/sessions/{una.pk}/revoke/", {"reason": "x"}, format="json"
+    )
+    assert response.status_code == 502
+    assert response.json()["code"] == "NoSuchEntity"
+    shown = token_client(una.user, "read").get(f"/api/v1/sessions/{una.pk}/").json()
+    assert shown["status"] == "active" and "NoSuchEntity" in shown["revocation_error"]
+
+
+# --- Automatic: access that ends takes its live sessions with it ------------------------
+
+
+def test_a_removed_grant_revokes_the_live_session_and_asks_a_worker_at_once(
+    live, target, monkeypatch, django_capture_on_commit_callbacks
+):
+    from sessions_app import signals
+
+    asked = []
+    monkeypatch.setattr(signals, "schedule_lost_access_check", lambda: asked.append(1))
+    account, (una, vic) = live
+    with django_capture_on_commit_callbacks(execute=True):
+        account.grants.get(user=una.user).delete()
+    assert asked == [1]
+
+    assert tasks.revoke_lost_access.apply().get() == 1
+    una.refresh_from_db()
+    vic.refresh_from_db()
+    assert una.status == Status.REVOKED and vic.status == Status.ACTIVE
+    assert una.revoke_reason == "Access ended: no grant covers this account any more"
+    assert una.revoked_by is None and una.revoked_by_name == "system"
+
+
+def test_deactivation_and_leaving_the_granted_group_revoke_in_the_sweep(live, target):
+    account, (una, vic) = live
+    group = GroupFactory(name="ops")
+    account.grants.filter(user=vic.user).delete()
+    GrantFactory(account=account, user=None, group=group)
+    vic.user.groups.add(group)
+    una.user.is_active = False
+    una.user.save()
+    services.sessions_sweep()
+    tasks.sweep_sessions.apply()
+    una.refresh_from_db()
+    vic.refresh_from_db()
+    assert una.status == Status.REVOKED and una.revoke_reason == "Access ended: user deactivated"
+    assert vic.status == Status.ACTIVE  # still covered, through the group
+
+    vic.user.groups.remove(group)
+    tasks.sweep_sessions.apply()
+    vic.refresh_from_db()
+    assert vic.status == Status.REVOKED
+
+
+def test_the_admin_action_asks_why_then_revokes(live, target, alice):
+    _, (una, vic) = live
+    client = Client()
+    client.force_login(alice)
+    url = "/admin/sessions_app/consolesession/"
+    chosen = {"action": "revoke_sessions", "_selected_action": [una.pk]}
+    ask = client.post(url, chosen)
+    assert ask.status_code == 200
+    assert "Reason (recorded and audited)" in ask.content.decode()
+    assert una.user_email in ask.content.decode()
+    nothing = client.post(url, {**chosen, "confirm": "yes", "reason": " "})
+    assert "say why the access is being revoked" in nothing.content.decode()
+
+    done = client.post(url, {**chosen, "confirm": "yes", "reason": "offboarding"}, follow=True)
+    assert f"#{una.pk} revoked." in done.content.decode()
+    una.refresh_from_db()
+    vic.refresh_from_db()
+    assert una.status == Status.REVOKED and una.revoke_reason == "offboarding"
+    assert vic.status == Status.ACTIVE
+
+
+def test_ops_without_the_revoke_permission_get_no_revoke_action(live):
+    ops = UserFactory(username="olga", is_staff=True)
+    ops.user_permissions.add(Permission.objects.get(codename="view_consolesession"))
+    client = Client()
+    client.force_login(ops)
+    page = client.get("/admin/sessions_app/consolesession/").content.decode()
+    assert "export_csv" in page and "revoke_sessions" not in page
+
+
+def test_the_command_line_revokes_and_says_what_went_wrong(live, target, alice):
+    account, (una, vic) = live
+    out = io.StringIO()
+    call_command("revoke_session", str(una.pk), reason="incident", actor="alice", stdout=out)
+    assert f"Console session {una.pk} revoked." in out.getvalue()
+    una.refresh_from_db()
+    assert una.status == Status.REVOKED and una.revoked_by == alice
+    with pytest.raises(CommandError, match="no console session 999999"):
+        call_command("revoke_session", "999999", reason="x")
+    call_command("revoke_session", account=account.pk, reason="breach", stdout=out)
+    vic.refresh_from_db()
+    assert vic.status == Status.REVOKED and vic.revoked_by_name == "system"

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_require_mfa'),
+        ('accounts', '0003_token_scope_and_fingerprint'),
         ('sessions_app', '0005_leaner_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
