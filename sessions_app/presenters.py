@@ -29,6 +29,9 @@ class SessionRow:
     account_url: str
     account_name: str
     account_where: str
+    revoke_url: str  # empty unless the user can revoke it here (active, revocation on)
+    revoked_note: str  # for revoked rows: by whom and why
+    revocation_error: str  # a revocation IAM has not taken yet (retried)
 
 
 def _local(value: datetime, pattern: str) -> str:
@@ -49,6 +52,11 @@ def session_rows(sessions: Iterable[ConsoleSession], *, show_account: bool) -> l
             ended = f"expired {_local(s.expires_at, full)}"
         elif s.status != Status.EXPIRED and s.ended_at is not None:
             ended = _local(s.ended_at, full)
+        revocable = (
+            s.status == Status.ACTIVE
+            and bool(s.assumed_role_id)
+            and s.account.resource.allow_revocation
+        )
         local_start = timezone.localtime(s.created_at)
         account = s.account if show_account else None
         rows.append(
@@ -71,6 +79,13 @@ def session_rows(sessions: Iterable[ConsoleSession], *, show_account: bool) -> l
                     if account
                     else ""
                 ),
+                revoke_url=reverse("session-revoke", args=[s.pk]) if revocable else "",
+                revoked_note=(
+                    f"by {s.revoked_by_name}: {s.revoke_reason}"
+                    if s.status == Status.REVOKED
+                    else ""
+                ),
+                revocation_error=s.revocation_error if s.status == Status.ACTIVE else "",
             )
         )
     return rows

@@ -26,7 +26,7 @@ from accounts.models import AccountGrant, PamAccount
 from identity import oidc
 from pam_demo import seed, standins
 from pam_demo.people import SSO_PEOPLE
-from resources.aws import sts
+from resources.aws import iam, sts
 from sessions_app import tasks
 from sessions_app.models import ConsoleSession, Status
 
@@ -345,3 +345,41 @@ def test_robin_in_no_group_signs_in_to_no_access_and_a_cancel_shows_a_page(
     page.get_by_role("button", name="Authorize").click()
     expect(page.locator("header .who")).to_have_text("robin.sso@example.com")
     expect(page.locator(".account")).to_have_count(0)
+
+
+def test_a_member_revokes_their_live_session_from_the_history(
+    page, context, live_server, demo, shots
+):
+    base = live_server.url
+    sign_in(page, base, "demo", demo["demo"])
+    page.goto(f"{base}/")
+    readonly = page.locator(".account", has=page.get_by_role("link", name="readonly"))
+    with context.expect_page() as opened:
+        readonly.get_by_role("button").click()
+    opened.value.close()
+
+    page.goto(f"{base}/sessions/")
+    row = page.locator("tr.status-active")
+    row.get_by_placeholder("Why revoke?").fill("done for today")
+    shot(page, shots, "session-revoke")
+    row.get_by_role("button", name="Revoke").click()
+
+    expect(page.get_by_role("status")).to_contain_text("revoked: its console stops working")
+    revoked = page.locator("tr.status-revoked")
+    expect(revoked.locator(".badge")).to_have_text("Revoked")
+    expect(revoked).to_contain_text("by demo.user@example.com: done for today")
+    expect(page.locator("tr.status-active")).to_have_count(0)
+    shot(page, shots, "session-revoked")
+    # What AWS now holds on the Target Role: a deny for exactly this session.
+    session = ConsoleSession.objects.get(status=Status.REVOKED)
+    hop1 = sts.assume_resource_role(
+        role_arn=session.resource_role_arn,
+        external_id=session.account.resource.project.external_id,
+        session_name="browser-test",
+        duration_seconds=900,
+    )
+    document = iam.read_revocation_policy(
+        credentials=hop1.credentials, target_role=session.account.role
+    )
+    [statement] = document["Statement"]
+    assert statement["Condition"]["StringEquals"]["aws:userid"] == session.assumed_role_id

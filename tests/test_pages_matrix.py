@@ -24,6 +24,10 @@ PAGES = [
     ("get", "/accounts/{B}/", NOBODY),
     ("post", "/accounts/{B}/access/", NOBODY),
     ("get", "/accounts/999999/", NOBODY),
+    # Only one's own session (bob's here); the answer is back to the page, with a message.
+    ("post", "/sessions/{bob_session}/revoke/", {**NOBODY, "member": 302}),
+    ("post", "/sessions/{dave_session}/revoke/", NOBODY),
+    ("get", "/sessions/{bob_session}/revoke/", dict.fromkeys(ROLES, 405)),
     ("get", "/login/", ANYONE),
     ("get", "/admin/login/", dict.fromkeys(ROLES, 302)),
     # No IdP configured: the OpenID Connect endpoints do not exist (test_sso.py has them
