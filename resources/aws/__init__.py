@@ -7,6 +7,7 @@ patch or observe this one place.
 from .arn import ArnError, RoleArn, parse_role_arn
 from .errors import AwsStepError, Step
 from .federation import get_signin_token, signin_url
+from .iam import check_can_revoke
 from .partitions import PARTITIONS, Partition
 from .session_name import session_name_for
 from .sts import (
@@ -36,6 +37,7 @@ __all__ = [
     "assume_resource_role",
     "assume_target_role",
     "caller_identity",
+    "check_can_revoke",
     "check_same_partition",
     "deployment_partition",
     "get_signin_token",

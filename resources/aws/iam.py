@@ -27,7 +27,13 @@ from botocore.parsers import ResponseParserError
 
 from .arn import RoleArn
 from .errors import AwsStepError, Step
-from .sts import CLIENT_CONFIG, TemporaryCredentials, _boto_session, _lock, _step_error
+from .sts import (
+    CLIENT_CONFIG,
+    TemporaryCredentials,
+    _boto_session,
+    _lock,
+    _step_error,
+)
 
 POLICY_NAME = "PamRevokedSessions"
 # IAM's quota for all inline policies of one role together, in characters, whitespace
@@ -149,3 +155,11 @@ def read_revocation_policy(*, credentials: TemporaryCredentials, target_role: Ro
     document = answer["PolicyDocument"]
     # boto3 decodes the URL-encoded JSON into a dict already; some stand-ins return text.
     return json.loads(document) if isinstance(document, str) else document
+
+
+def check_can_revoke(*, credentials: TemporaryCredentials, target_role: RoleArn) -> None:
+    """What saving an account with revocation allowed checks, with hop 1's credentials:
+    the Resource Role may read the Target Role's inline policy (GetRolePolicy; no policy
+    yet is fine). Put and delete cannot be tried without writing; the checklist names
+    them too."""
+    read_revocation_policy(credentials=credentials, target_role=target_role)

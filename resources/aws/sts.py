@@ -291,13 +291,15 @@ def assume_chain(
     source_identity: str | None = None,
     tags: Mapping[str, str] | None = None,
     marks: dict[str, float] | None = None,
+    hops: list[AssumedRole] | None = None,
 ) -> AssumedRole:
     """Hop 1 then hop 2, as Access runs them and as saving an account validates them.
 
     Both hops pass the project's External ID and the same session name (and optional
     SourceIdentity); the tags go on hop 2 only, the session people act in. `marks`, if
-    given, gets the perf_counter time at which each hop finished ("hop1", "hop2").
-    Raises AwsStepError naming the step that failed.
+    given, gets the perf_counter time at which each hop finished ("hop1", "hop2");
+    `hops`, if given, gets both AssumedRoles (saving an account checks revocation with
+    hop 1's credentials). Raises AwsStepError naming the step that failed.
     """
     check_same_partition(resource_role=resource_role, target_role=target_role)
     hop1 = assume_resource_role(
@@ -320,4 +322,6 @@ def assume_chain(
     )
     if marks is not None:
         marks["hop2"] = time.perf_counter()
+    if hops is not None:
+        hops.extend((hop1, hop2))
     return hop2
