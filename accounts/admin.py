@@ -32,8 +32,9 @@ class GrantInline(admin.TabularInline):
 class PamAccountAdmin(ServiceAdmin):
     form = PamAccountForm
     inlines = [GrantInline]
-    list_display = ["name", "resource", "target_role_arn", "duration", "validated_at"]
-    list_filter = ["resource__project", "resource"]
+    list_display = ["name", "resource", "target_role_arn", "duration", "require_mfa"]
+    list_display += ["validated_at"]
+    list_filter = ["resource__project", "resource", "require_mfa"]
     list_select_related = ["resource__project"]
     search_fields = ["name", "target_role_arn", "resource__name", "resource__project__name"]
     autocomplete_fields = ["resource"]
@@ -41,6 +42,7 @@ class PamAccountAdmin(ServiceAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
         editable = ["resource", "name", "description", "target_role_arn", "session_duration"]
+        editable += ["require_mfa"]
         return editable if obj is None else [*editable, *self.readonly_fields]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:

@@ -49,6 +49,7 @@ class AccountSerializer(serializers.ModelSerializer):
             "target_role_arn",
             "session_duration",
             "session_duration_seconds",
+            "require_mfa",
             "granted",
             "validated_at",
             "created_at",
@@ -73,7 +74,7 @@ class AccountSerializer(serializers.ModelSerializer):
 
 class PamAccountUpdateForm(PamAccountForm):
     class Meta(PamAccountForm.Meta):
-        fields = ["name", "description", "target_role_arn", "session_duration"]
+        fields = ["name", "description", "target_role_arn", "session_duration", "require_mfa"]
 
 
 class AccountViewSet(ServiceModelViewSet):

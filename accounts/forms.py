@@ -37,7 +37,14 @@ class PamAccountForm(ServiceCheckedForm):
 
     class Meta:
         model = PamAccount
-        fields = ["resource", "name", "description", "target_role_arn", "session_duration"]
+        fields = [
+            "resource",
+            "name",
+            "description",
+            "target_role_arn",
+            "session_duration",
+            "require_mfa",
+        ]
         widgets = {
             "target_role_arn": forms.TextInput(attrs={"size": 80}),
             "description": forms.Textarea(attrs={"rows": 2}),

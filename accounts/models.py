@@ -59,6 +59,12 @@ class PamAccount(models.Model):
             MaxValueValidator(MAX_SECONDS, "AWS caps role-chained sessions at 1h (3600 seconds)."),
         ],
     )
+    require_mfa = models.BooleanField(
+        "require MFA",
+        default=False,
+        help_text="Access needs a second-factor check (authenticator app, passkey or "
+        "recovery code) in the last 5 minutes; API tokens can never Access it.",
+    )
     validated_at = models.DateTimeField(
         null=True, blank=True, help_text="When the whole chain was last assumed successfully."
     )

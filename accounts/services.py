@@ -3,6 +3,8 @@ sessions_app/access.py.)"""
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from django.contrib.auth.models import AbstractUser, Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -16,7 +18,7 @@ from resources.services import actor_session_name, check_failure_message
 
 from .models import AccountGrant, PamAccount
 
-ACCOUNT_FIELDS = {"name", "description", "target_role_arn", "session_duration"}
+ACCOUNT_FIELDS = {"name", "description", "target_role_arn", "session_duration", "require_mfa"}
 # Changing these changes what AWS must allow, so saving re-validates the chain.
 ACCOUNT_CHECKED_FIELDS = {"target_role_arn", "session_duration"}
 
@@ -32,8 +34,9 @@ def account_check(
         raise ValidationError({"target_role_arn": str(exc)}) from None
     project = resource.project
     session_name = actor_session_name(actor)
+    hops: list[aws.AssumedRole] = []
     try:
-        return aws.assume_chain(
+        chained = aws.assume_chain(
             resource_role=resource.role,
             target_role=target,
             external_id=project.external_id,
@@ -41,31 +44,64 @@ def account_check(
             duration_seconds=session_duration,
             source_identity=session_name if resource.set_source_identity else None,
             tags={aws.sts.SESSION_TAG_KEY: "validation"} if resource.tag_session else None,
+            hops=hops,
         )
     except aws.AwsStepError as exc:
-        if exc.code == "PartitionMismatch":
-            # Not AWS's answer but ours, before any call: the message says it all.
-            raise ValidationError({"target_role_arn": exc.message}) from None
-        # A hop-1 failure is the resource's problem, but the account form has no field
-        # for it: name it in the message and attach it to the ARN being saved.
-        field_name = "target_role_arn"
-        prefix = ""
-        if exc.step == aws.Step.RESOURCE_ROLE:
-            prefix = f'The resource "{resource.name}" no longer validates. '
-        message = prefix + check_failure_message(
-            exc,
-            external_id=project.external_id,
-            resource_role_arn=resource.resource_role_arn,
-            target_role_arn=target.arn,
-            source_identity=resource.set_source_identity,
-            tag_session=resource.tag_session,
-        )
-        if exc.code == "ValidationError" and "DurationSeconds" in exc.message:
-            field_name = "session_duration"
-        raise ValidationError({field_name: message}) from None
+        _raise_check_failure(exc, resource, target)
+    if resource.allow_revocation:
+        try:
+            aws.check_can_revoke(credentials=hops[0].credentials, target_role=target)
+        except aws.AwsStepError as exc:
+            raise ValidationError(
+                {
+                    "target_role_arn": (
+                        f'"Allow revocation" is on for the resource "{resource.name}", but its '
+                        f"Resource Role may not read this Target Role's inline policies (AWS "
+                        f"said {exc.code}: {exc.message}). Check: the Resource Role "
+                        f"{resource.resource_role_arn} allows iam:GetRolePolicy, "
+                        f"iam:PutRolePolicy and iam:DeleteRolePolicy on {target.arn} (the "
+                        "resource's permissions policy shows the statement); or turn "
+                        '"Allow revocation" off for the resource.'
+                    )
+                }
+            ) from None
+    return chained
 
 
-ACCOUNT_AUDIT = ["resource", "name", "description", "target_role_arn", "session_duration"]
+def _raise_check_failure(
+    exc: aws.AwsStepError, resource: AwsIamResource, target: aws.RoleArn
+) -> NoReturn:
+    project = resource.project
+    if exc.code == "PartitionMismatch":
+        # Not AWS's answer but ours, before any call: the message says it all.
+        raise ValidationError({"target_role_arn": exc.message}) from None
+    # A hop-1 failure is the resource's problem, but the account form has no field
+    # for it: name it in the message and attach it to the ARN being saved.
+    field_name = "target_role_arn"
+    prefix = ""
+    if exc.step == aws.Step.RESOURCE_ROLE:
+        prefix = f'The resource "{resource.name}" no longer validates. '
+    message = prefix + check_failure_message(
+        exc,
+        external_id=project.external_id,
+        resource_role_arn=resource.resource_role_arn,
+        target_role_arn=target.arn,
+        source_identity=resource.set_source_identity,
+        tag_session=resource.tag_session,
+    )
+    if exc.code == "ValidationError" and "DurationSeconds" in exc.message:
+        field_name = "session_duration"
+    raise ValidationError({field_name: message}) from None
+
+
+ACCOUNT_AUDIT = [
+    "resource",
+    "name",
+    "description",
+    "target_role_arn",
+    "session_duration",
+    "require_mfa",
+]
 GRANT_AUDIT = ["account", "user", "group"]
 
 
@@ -76,6 +112,7 @@ def account_create(
     target_role_arn: str,
     session_duration: int,
     description: str = "",
+    require_mfa: bool = False,
     actor: AbstractUser,
     checked: bool = False,
 ) -> PamAccount:
@@ -89,6 +126,7 @@ def account_create(
         description=description,
         target_role_arn=target_role_arn.strip(),
         session_duration=session_duration,
+        require_mfa=require_mfa,
     )
     account.full_clean()
     if not checked:

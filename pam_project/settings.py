@@ -86,6 +86,10 @@ INSTALLED_APPS = [
     "accounts",
     "sessions_app",
     "audit",
+    # Second factor (mfa/): django-otp's device base, its passkey plugin, our devices.
+    "django_otp",
+    "django_otp_webauthn",
+    "mfa",
 ]
 
 MIDDLEWARE = [
@@ -98,6 +102,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "audit.context.AuditViaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Staff pass a second factor before the admin (PAM_ADMIN_MFA, on with PAM_HTTPS).
+    "mfa.middleware.StaffMfaMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "pam_project.middleware.CSPMiddleware",
     # Last, as django-axes requires: it answers locked-out logins.
@@ -291,6 +297,30 @@ PAM_ACCESS_RATE = (int(_rate[1]), UNIT_SECONDS[_rate[2]])
 PAM_PENDING_TIMEOUT = timedelta(minutes=5)
 # How many rows one sweep statement touches, so a backlog never holds long locks.
 PAM_SWEEP_BATCH_SIZE = 5000
+
+# --- Second factor (mfa/, README "Second factor (MFA)") ----------------------------
+# Access to a require_mfa account needs a second-factor check this recent (SPEC: 5 min).
+PAM_MFA_STEP_UP_SECONDS = 5 * 60
+# Staff pass a second factor before any admin page: always in the production profile.
+PAM_ADMIN_MFA = PAM_HTTPS or env.bool("PAM_ADMIN_MFA", default=False)
+# Passkeys (WebAuthn): the relying party ID and the origins allowed to use it. Empty:
+# PAM_PUBLIC_URL's host and origin, else the request's own (mfa/webauthn.py).
+PAM_WEBAUTHN_RP_ID = env.str("PAM_WEBAUTHN_RP_ID", default="")
+PAM_WEBAUTHN_ORIGINS = env.list("PAM_WEBAUTHN_ORIGINS", default=[])
+OTP_WEBAUTHN_HELPER_CLASS = "mfa.webauthn.PamWebAuthnHelper"
+OTP_WEBAUTHN_RP_ID_CALLABLE = "mfa.webauthn.rp_id"
+OTP_WEBAUTHN_RP_NAME = "AWS Console PAM"
+# A passkey is a second factor here, never a way to sign in without SSO or password.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+# Read by django-otp-webauthn's system checks only (https, or http://localhost); the
+# helper decides per request as described above.
+OTP_WEBAUTHN_ALLOWED_ORIGINS = PAM_WEBAUTHN_ORIGINS or [
+    (
+        PAM_PUBLIC_URL
+        if PAM_PUBLIC_URL.startswith(("https://", "http://localhost"))
+        else "http://localhost:8000"
+    )
+]
 
 # Content-Security-Policy: no inline script anywhere, nothing from other origins.
 # form-action must also allow the sign-in hosts, because browsers apply it to the

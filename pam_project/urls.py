@@ -19,4 +19,5 @@ urlpatterns = [
     path("api/", include("pam_project.api_urls")),
     path("", include("accounts.urls")),
     path("", include("sessions_app.urls")),
+    path("", include("mfa.urls")),
 ]

@@ -10,6 +10,11 @@
 Every call leaves one row: `active` (AccessGranted returned) or `failed` (AccessFailed
 raised, naming the step). The web page and the API both come in through
 `access_from_request`, and present a failure through failures.py.
+
+Before any of it, like the grant check, an account with `require_mfa` needs a
+second-factor check in the last 5 minutes (`check_step_up`, reading only the session:
+accounts without require_mfa pay no query). A refusal (StepUpRequired) writes no row,
+since the chain never started, but an `access_refused` audit event (mfa.services).
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import PamAccount
+from accounts.models import ApiToken, PamAccount
+from mfa import stepup
+from mfa.services import access_refused
 from pam_project.durations import per
 from pam_project.http import client_ip, public_url
 from pam_project.users import user_label
@@ -63,8 +70,54 @@ class AccessFailed(Exception):
         self.retry_after = retry_after
 
 
+class StepUpRequired(Exception):
+    """Access to a require_mfa account without a fresh second-factor check.
+
+    `reason`: "token" (an API token: never allowed) or "stale" (no check in the last
+    5 minutes in this session: verify, then come back).
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def check_step_up(request: HttpRequest, account: PamAccount) -> None:
+    """Raise StepUpRequired (and audit the refusal) unless `account` may be accessed
+    from `request` as far as MFA goes. No query unless the account has require_mfa."""
+    if not account.require_mfa:
+        return
+    if isinstance(getattr(request, "auth", None), ApiToken):
+        # A token is one factor however it is kept: the rule is MFA at the moment of
+        # Access, which only a person at the web page can give.
+        reason, message = (
+            "token",
+            "This account requires MFA (require_mfa): an API token can never Access it. "
+            "Use the web page, which asks for a second factor.",
+        )
+    elif stepup.is_fresh(request):
+        return
+    else:
+        reason, message = (
+            "stale",
+            "This account requires MFA (require_mfa): verify a second factor (authenticator "
+            "app, passkey or recovery code) within 5 minutes before Access.",
+        )
+    access_refused(user=request.user, account=account, reason=reason)
+    log.info(
+        "Access refused: user %s, account %s, require_mfa, %s",
+        user_label(request.user),
+        account.pk,
+        reason,
+    )
+    raise StepUpRequired(reason, message)
+
+
 def access_from_request(request: HttpRequest, account: PamAccount) -> AccessGranted:
-    """Access for the signed-in user of `request` (a page's POST or the API's)."""
+    """Access for the signed-in user of `request` (a page's POST or the API's).
+    Raises StepUpRequired before anything is written if the account needs MFA now."""
+    check_step_up(request, account)
     return account_access(
         account=account,
         user=request.user,

@@ -21,7 +21,7 @@ from pam_project.querysets import may
 from pam_project.scopes import TokenScope, scope_allows
 
 from . import revocation
-from .access import AccessFailed, access_from_request
+from .access import AccessFailed, StepUpRequired, access_from_request
 from .failures import failure_guidance, failure_status
 from .filters import SessionFilter
 from .models import ConsoleSession, FailureStep
@@ -96,7 +96,10 @@ class AccessViewSet(viewsets.GenericViewSet):
         request=None,
         responses={
             200: AccessSerializer,
-            403: OpenApiResponse(description="Visible to you (you manage it) but not granted."),
+            403: OpenApiResponse(
+                description="Visible to you (you manage it) but not granted; or the account "
+                "requires MFA (require_mfa), which an API token can never satisfy."
+            ),
             404: OpenApiResponse(description="No such account, or not yours to see."),
             502: OpenApiResponse(AccessErrorSerializer, description="An AWS step failed."),
             429: OpenApiResponse(
@@ -115,6 +118,8 @@ class AccessViewSet(viewsets.GenericViewSet):
             raise exceptions.PermissionDenied("You are not granted this account.")
         try:
             granted = access_from_request(request, account)
+        except StepUpRequired as refused:
+            raise exceptions.PermissionDenied(refused.message) from None
         except AccessFailed as failure:
             body = {
                 "session_id": failure.session.pk,

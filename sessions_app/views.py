@@ -16,8 +16,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.selectors import accounts_for_user
+from mfa import stepup
+from mfa.views import step_up_redirect
 
-from .access import AccessFailed, access_from_request
+from .access import AccessFailed, StepUpRequired, access_from_request
 from .failures import failure_guidance, failure_status
 from .models import FailureStep
 from .presenters import session_rows
@@ -38,9 +40,22 @@ def session_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
     account = get_object_or_404(accounts_for_user(request.user), pk=account_id)
+    if account.require_mfa and not stepup.is_fresh(request):
+        # The page holds the Access button: pass the second factor first, then come back.
+        return step_up_redirect(
+            request, request.get_full_path(), f"{account.name} requires MFA (require_mfa)."
+        )
     sessions = sessions_for_user(request.user).filter(account=account)[:10]
     rows = session_rows(sessions, show_account=False)
-    return render(request, "sessions_app/account_detail.html", {"account": account, "rows": rows})
+    return render(
+        request,
+        "sessions_app/account_detail.html",
+        {
+            "account": account,
+            "rows": rows,
+            "step_up_seconds_left": stepup.seconds_left(request) if account.require_mfa else None,
+        },
+    )
 
 
 def no_referrer(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -66,6 +81,14 @@ def account_access(request: HttpRequest, account_id: int) -> HttpResponse:
     account = get_object_or_404(accounts_for_user(request.user), pk=account_id)
     try:
         granted = access_from_request(request, account)
+    except StepUpRequired:
+        # Verify, then back to the account page and its Access button (which opens the
+        # console in a new tab, as always: nothing is posted on the user's behalf).
+        return step_up_redirect(
+            request,
+            reverse("account-detail", args=[account.pk]),
+            f"{account.name} requires MFA (require_mfa).",
+        )
     except AccessFailed as failure:
         response = render(
             request,

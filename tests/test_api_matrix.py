@@ -347,3 +347,24 @@ def test_every_endpoint_answers_each_caller_exactly(
     client = client_for(world, role)
     response = getattr(client, method)(fill(url, world), fill(body, world), format="json")
     assert response.status_code == expected[role], response.content
+
+
+# Access to an account that requires MFA: nobody gets it through the API without a fresh
+# second-factor check in the browser session, and a token never does (tests/test_mfa.py).
+MFA_ACCESS = {"admin": 403, "ops": 404, "member": 403, "outsider": 404, "anonymous": 401}
+
+
+@pytest.mark.parametrize("role", [*ROLES, "member token"])
+def test_access_to_a_require_mfa_account_answers_each_caller_exactly(world, federation, role):
+    mfa = AccountFactory(resource=world["R"], name="D", require_mfa=True)
+    GrantFactory(account=mfa, user=world["users"]["member"])
+    if role == "member token":
+        _, raw = token_create(user=world["users"]["member"], name="mfa", scope="access")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    else:
+        client = client_for(world, role)
+    response = client.post(f"/api/v1/accounts/{mfa.pk}/access/")
+    assert response.status_code == MFA_ACCESS.get(role, 403), response.content
+    if role.startswith("member"):
+        assert "require_mfa" in response.json()["detail"]

@@ -19,6 +19,7 @@ import boto3
 import pytest
 import time_machine
 from django.contrib.auth.models import Permission
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -475,3 +476,51 @@ def test_the_command_line_revokes_and_says_what_went_wrong(live, target, alice):
     call_command("revoke_session", account=account.pk, reason="breach", stdout=out)
     vic.refresh_from_db()
     assert vic.status == Status.REVOKED and vic.revoked_by_name == "system"
+
+
+def test_saving_an_account_checks_the_resource_role_may_read_the_target_roles_policies(
+    aws, alice, monkeypatch
+):
+    from accounts import services as account_services
+    from resources.aws import AwsStepError, Step
+
+    from .factories import ResourceFactory
+
+    resource = ResourceFactory()
+    assert resource.allow_revocation  # on for new resources
+    read = []
+    monkeypatch.setattr(iam, "read_revocation_policy", lambda **kw: read.append(kw) or {})
+    account_services.account_create(
+        resource=resource,
+        name="ok",
+        target_role_arn=TARGET_ROLE_ARN,
+        session_duration=900,
+        actor=alice,
+    )
+    assert read[0]["target_role"].arn == TARGET_ROLE_ARN
+
+    def denied(**kwargs):
+        raise AwsStepError(Step.TARGET_ROLE, "AccessDenied", "not authorized: iam:GetRolePolicy")
+
+    monkeypatch.setattr(iam, "read_revocation_policy", denied)
+    with pytest.raises(ValidationError) as refused:
+        account_services.account_create(
+            resource=resource,
+            name="denied",
+            target_role_arn=TARGET_ROLE_ARN,
+            session_duration=900,
+            actor=alice,
+        )
+    message = refused.value.message_dict["target_role_arn"][0]
+    assert '"Allow revocation" is on' in message and "iam:PutRolePolicy" in message
+    assert "AccessDenied" in message
+
+    resource.allow_revocation = False
+    resource.save()
+    account_services.account_create(
+        resource=resource,
+        name="no-revocation",
+        target_role_arn=TARGET_ROLE_ARN,
+        session_duration=900,
+        actor=alice,
+    )

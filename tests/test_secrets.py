@@ -109,3 +109,54 @@ def test_no_credential_or_sign_in_secret_is_written_anywhere(aws, standin, caplo
         for what, secret in secrets.items():
             for spelling in spellings(secret):
                 assert spelling not in text, f"{what} found in {place}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_totp_seed_and_recovery_codes_are_never_written_in_the_clear(caplog):
+    """The seed appears on one page (enrollment, before confirmation) and nowhere else:
+    not in the database (sealed with a key derived from SECRET_KEY), not in the logs, not
+    in the other pages. Recovery codes appear once, on their page, and are stored hashed."""
+    import base64
+    import re
+
+    import pyotp
+
+    from mfa.models import TotpDevice
+
+    caplog.set_level(logging.DEBUG)
+    member = UserFactory(email="mfa-member@example.com")
+    client = Client()
+    client.force_login(member)
+    enrollment = client.get(reverse("security-totp")).content.decode()
+    key = re.search(r'id="totp-manual-key">([A-Z2-7 ]+)<', enrollment).group(1).replace(" ", "")
+    seed = base64.b32decode(key + "=" * (-len(key) % 8))
+    assert client.post(reverse("security-totp"), {"code": pyotp.TOTP(key).now()}).status_code == 302
+    assert TotpDevice.objects.get(user=member, confirmed=True).seed() == seed
+    codes_page = client.post(reverse("security-recovery-codes")).content.decode()
+    codes = re.findall(r"<code>([a-z0-9-]{14})</code>", codes_page)
+    assert len(codes) == 10
+    pages = [
+        client.get(path).content.decode()
+        for path in (reverse("security"), reverse("security-verify"), "/")
+    ]
+
+    secrets = {"seed (base32)": key, "seed (hex)": seed.hex()}
+    secrets["seed (base64)"] = base64.b64encode(seed).decode()
+    secrets["seed (bytes)"] = repr(seed)[2:-1]
+    for n, code in enumerate(codes):
+        secrets[f"recovery code #{n}"] = code
+        secrets[f"recovery code #{n}, bare"] = code.replace("-", "")
+    log_text = caplog.text + "\n".join(
+        f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records
+    )
+    database = every_table_as_text()
+    # Meaningful only if the database does hold the device and the codes' traces.
+    assert "v1:" in database and "Authenticator app" in database
+    grouped = " ".join(key[i : i + 4] for i in range(0, len(key), 4))
+    assert grouped in enrollment and all(code in codes_page for code in codes)
+    secrets["seed (as shown)"] = grouped
+    places = {"logs": log_text, "database": database, "other pages": "\n".join(pages)}
+    for place, text in places.items():
+        for what, secret in secrets.items():
+            for spelling in spellings(secret):
+                assert spelling not in text, f"{what} found in {place}"
