@@ -15,6 +15,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -59,6 +60,30 @@ def describe_credentials(access_key_id: str) -> dict[str, str]:
         "session_name": session.session_name,
         "expires_at": session.expiration.strftime("%Y-%m-%d %H:%M:%S UTC"),
     }
+
+
+def revocation_denial(access_key_id: str, issued_at: datetime) -> str | None:
+    """The Sid of a deny in the role's PamRevokedSessions policy that covers these
+    credentials, as IAM would evaluate it: `aws:userid` (if named) equal to the session's
+    `<RoleId>:<RoleSessionName>`, and `aws:TokenIssueTime` before the statement's time.
+    moto stores the policy but does not enforce it; the console stand-in does."""
+    session = assumed_role(access_key_id)
+    role = find_role(session.role_arn) if session is not None else None
+    document = role.policies.get("PamRevokedSessions") if role is not None else None
+    if not document:
+        return None
+    if isinstance(document, str):
+        document = json.loads(document)
+    for statement in _as_list(document.get("Statement", [])):
+        condition = statement.get("Condition", {})
+        before = condition.get("DateLessThan", {}).get("aws:TokenIssueTime")
+        user_id = condition.get("StringEquals", {}).get("aws:userid")
+        if statement.get("Effect") != "Deny" or not before:
+            continue
+        cutoff = datetime.strptime(before, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        if issued_at < cutoff and user_id in (None, session.user_id):
+            return statement.get("Sid", "(no Sid)")
+    return None
 
 
 def _as_list(value: Any) -> list[Any]:

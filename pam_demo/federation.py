@@ -5,7 +5,9 @@ It behaves like the real endpoint where the app depends on it:
   like AWS, it rejects `SessionDuration` with role-chained credentials (HTTP 400).
 - `Action=login` accepts a token once, within 15 minutes, and "signs in": it redirects
   to a small console page that shows which role, session name and expiry the token stood
-  for, so a person (or a browser test) can see what Access produced.
+  for, so a person (or a browser test) can see what Access produced; once the session is
+  revoked (a deny in the role's PamRevokedSessions policy covers it), the page says
+  access is denied, as the real console's calls are.
 
 It is only reachable when the demo or a test starts it (see pam_demo.servers); nothing in
 the app imports it, and production settings refuse to point PAM_SIGNIN_URL at it.
@@ -20,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 TOKEN_LIFETIME_SECONDS = 15 * 60
@@ -34,6 +37,8 @@ class SignIn:
     session_name: str
     expires_at: str
     issued_at: float
+    # When the credentials were exchanged (just after AWS issued them), for revocation.
+    exchanged_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     used: bool = False
     issuer: str = ""
 
@@ -43,6 +48,8 @@ class FederationStandIn:
     """A WSGI app. `describe(access_key_id)` names the role behind a set of credentials."""
 
     describe: Callable[[str], dict[str, str]] | None = None
+    # Names the deny that revoked these credentials, if any (pam_demo.aws_standin).
+    denied: Callable[[str, datetime], str | None] | None = None
     tokens: dict[str, SignIn] = field(default_factory=dict)
     consoles: dict[str, SignIn] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
@@ -124,6 +131,20 @@ class FederationStandIn:
             return _answer(start_response, "404 Not Found", "text/plain", "Not found")
         issuer = sign_in.issuer
         role_name = sign_in.role_arn.rsplit("/", 1)[-1]
+        sid = self.denied(sign_in.access_key_id, sign_in.exchanged_at) if self.denied else None
+        if sid:
+            # What the real console shows once a revocation has propagated: every call
+            # of the session is denied.
+            body = (
+                f"<p id='denied'>Access denied: this session's credentials were revoked "
+                f"(policy PamRevokedSessions, statement {html.escape(sid)}).</p>"
+                f"<p>Role <span id='role'>{html.escape(role_name)}</span>, session "
+                f"<span id='session-name'>{html.escape(sign_in.session_name)}</span>.</p>"
+                + (f"<p><a href='{html.escape(issuer)}'>Back to PAM</a></p>" if issuer else "")
+            )
+            return _answer(
+                start_response, "403 Forbidden", "text/html", _page("Access denied", body)
+            )
         body = (
             "<p class='note'>Demo stand-in for the AWS Management Console. In production "
             "this tab is the real console, signed in as the role below.</p>"

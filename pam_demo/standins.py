@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from werkzeug.serving import make_server
 
-from .aws_standin import describe_credentials, moto_app
+from .aws_standin import describe_credentials, moto_app, revocation_denial
 from .federation import FederationStandIn
 from .servers import RunningServer, serve_wsgi
 
@@ -68,7 +68,7 @@ def serve_aws(host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0) -> 
 def start(
     host: str = "127.0.0.1", aws_port: int = 0, federation_port: int = 0, latency_ms: float = 0
 ) -> Standins:
-    federation_app = FederationStandIn(describe=describe_credentials)
+    federation_app = FederationStandIn(describe=describe_credentials, denied=revocation_denial)
     return Standins(
         aws=serve_aws(host, aws_port, latency_ms),
         federation=serve_wsgi(

@@ -57,6 +57,14 @@ class RevocationFailed(Exception):
         self.error = error
 
 
+def _cutoff() -> datetime:
+    """Now, rounded up to the next whole second: IAM compares aws:TokenIssueTime with a
+    time written to the second, and a session activated earlier in this same second
+    must be covered (one activated in the rest of it is too: it can Access again)."""
+    now = timezone.now()
+    return now.replace(microsecond=0) + timedelta(seconds=1) if now.microsecond else now
+
+
 def _reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
@@ -92,7 +100,7 @@ def session_revoke(
             "revoke all sessions of the account instead."
         )
     _refuse_unless_allowed(session.account)
-    now = timezone.now()
+    now = _cutoff()
     revocation = Revocation.objects.create(
         account=session.account,
         session=session,
@@ -135,7 +143,7 @@ def account_sessions_revoke(*, account: PamAccount, actor: AbstractUser, reason:
     incidents): AWS's AWSRevokeOlderSessions, one statement with no `aws:userid`."""
     reason = _reason(reason)
     _refuse_unless_allowed(account)
-    now = timezone.now()
+    now = _cutoff()
     revocation = Revocation.objects.create(
         account=account,
         target_role_arn=account.target_role_arn,

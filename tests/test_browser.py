@@ -356,7 +356,10 @@ def test_a_member_revokes_their_live_session_from_the_history(
     readonly = page.locator(".account", has=page.get_by_role("link", name="readonly"))
     with context.expect_page() as opened:
         readonly.get_by_role("button").click()
-    opened.value.close()
+    console = opened.value
+    console.wait_for_load_state()
+    expect(console.locator("#role")).to_have_text("pam-demo-readonly")
+    expect(console.locator("#denied")).to_have_count(0)
 
     page.goto(f"{base}/sessions/")
     row = page.locator("tr.status-active")
@@ -383,3 +386,7 @@ def test_a_member_revokes_their_live_session_from_the_history(
     )
     [statement] = document["Statement"]
     assert statement["Condition"]["StringEquals"]["aws:userid"] == session.assumed_role_id
+    # The console tab, reloaded: the stand-in evaluates the deny as IAM does.
+    console.reload()
+    expect(console.locator("#denied")).to_contain_text("this session's credentials were revoked")
+    shot(console, shots, "console-revoked")
