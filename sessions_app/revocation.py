@@ -198,17 +198,21 @@ def role_sync(
 
 def _write(account: PamAccount, target_role_arn: str, rows: list[Revocation]) -> None:
     resource = account.resource
-    hop1 = aws.assume_resource_role(
-        role_arn=resource.resource_role_arn,
-        external_id=resource.project.external_id,
-        session_name="pam-revocation",
-        duration_seconds=900,
-    )
-    iam.write_revocations(
-        credentials=hop1.credentials,
-        target_role=aws.parse_role_arn(target_role_arn),
-        revocations=[iam.Revocation(sid=r.sid, before=r.before, user_id=r.user_id) for r in rows],
-    )
+    hop1_key = {"role_arn": resource.resource_role_arn, "external_id": resource.project.external_id}
+    hop1 = aws.sts.resource_role_session(**hop1_key, session_name="pam-revocation")
+    try:
+        iam.write_revocations(
+            credentials=hop1.credentials,
+            target_role=aws.parse_role_arn(target_role_arn),
+            revocations=[
+                iam.Revocation(sid=r.sid, before=r.before, user_id=r.user_id) for r in rows
+            ],
+        )
+    except aws.AwsStepError:
+        # Perhaps the kept hop-1 session is the problem (expired, or its role changed):
+        # the retry (the sweep) starts from a fresh one.
+        aws.sts.forget_resource_role_session(**hop1_key)
+        raise
 
 
 def _record_failure(rows: list[Revocation], error: aws.AwsStepError) -> None:

@@ -140,6 +140,31 @@ def reset() -> None:
     with _lock:
         _session = None
         _base_client = None
+        _hop1_cache.clear()
+
+
+# Hop-1 sessions kept for revocation writes, which run one after another under a
+# per-role lock: each saved AssumeRole is one round trip less for everyone queued.
+# Kept in memory only (as during any request), and only for part of their 15 minutes.
+HOP1_CACHE_SECONDS = 600
+_hop1_cache: dict[tuple[str, str], tuple[float, AssumedRole]] = {}
+
+
+def resource_role_session(*, role_arn: str, external_id: str, session_name: str) -> AssumedRole:
+    """Hop 1 for background work (revocation), reused for up to HOP1_CACHE_SECONDS."""
+    key = (role_arn, external_id)
+    cached = _hop1_cache.get(key)
+    if cached and time.monotonic() < cached[0]:
+        return cached[1]
+    hop1 = assume_resource_role(
+        role_arn=role_arn, external_id=external_id, session_name=session_name, duration_seconds=900
+    )
+    _hop1_cache[key] = (time.monotonic() + HOP1_CACHE_SECONDS, hop1)
+    return hop1
+
+
+def forget_resource_role_session(*, role_arn: str, external_id: str) -> None:
+    _hop1_cache.pop((role_arn, external_id), None)
 
 
 def _step_error(step: Step, exc: Exception) -> AwsStepError:
