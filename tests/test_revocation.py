@@ -467,16 +467,50 @@ def test_ops_without_the_revoke_permission_get_no_revoke_action(live):
 
 def test_the_command_line_revokes_and_says_what_went_wrong(live, target, alice):
     account, (una, vic) = live
-    out = io.StringIO()
-    call_command("revoke_session", str(una.pk), reason="incident", actor="alice", stdout=out)
+    out, err = io.StringIO(), io.StringIO()
+    call_command("revoke", str(una.pk), reason="incident", actor="alice", stdout=out)
     assert f"Console session {una.pk} revoked." in out.getvalue()
     una.refresh_from_db()
     assert una.status == Status.REVOKED and una.revoked_by == alice
     with pytest.raises(CommandError, match="no console session 999999"):
-        call_command("revoke_session", "999999", reason="x")
-    call_command("revoke_session", account=account.pk, reason="breach", stdout=out)
+        call_command("revoke", "999999", reason="x")
+    with pytest.raises(CommandError, match="one"):
+        call_command("revoke", str(vic.pk), user="vic", reason="x")
+    # An already revoked session again is fine; a session that is not live is refused.
+    ConsoleSession.objects.filter(pk=vic.pk).update(status=Status.EXPIRED)
+    with pytest.raises(CommandError, match="1 of 2 not revoked"):
+        call_command("revoke", str(una.pk), str(vic.pk), reason="x", stdout=out, stderr=err)
+    assert "NOT revoked: Only an active session" in err.getvalue()
+    ConsoleSession.objects.filter(pk=vic.pk).update(status=Status.ACTIVE)
+    call_command("revoke", user=vic.user.username, reason="offboarding", stdout=out)
     vic.refresh_from_db()
     assert vic.status == Status.REVOKED and vic.revoked_by_name == "system"
+    call_command("revoke", account=account.pk, reason="breach", stdout=out)
+    assert "All sessions of" in out.getvalue()
+
+
+def test_what_iam_would_deny_after_each_kind_of_revocation(live, target, alice):
+    """The written statements, evaluated as IAM does (the demo console's evaluator):
+    the revoked session is denied; another user's session on the same role is not; the
+    same user's later Access is not; "revoke all" denies everyone issued before."""
+    from pam_demo.aws_standin import revocation_denial
+
+    account, (una, vic) = live
+
+    def denied(session) -> bool:
+        session.refresh_from_db()
+        return revocation_denial(session.access_key_id, session.activated_at) is not None
+
+    revocation.session_revoke(session=una, actor=alice, reason="one")
+    assert denied(una) and not denied(vic)
+    with time_machine.travel(timedelta(seconds=2)):
+        later = access(account, una.user)
+        assert not denied(later)
+        revocation.account_sessions_revoke(account=account, actor=alice, reason="all")
+    assert denied(vic) and denied(later)
+    with time_machine.travel(timedelta(seconds=4)):
+        after_all = access(account, vic.user)
+        assert not denied(after_all)
 
 
 def test_saving_an_account_checks_the_resource_role_may_read_the_target_roles_policies(
