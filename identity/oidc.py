@@ -30,6 +30,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
+from .errors import SsoFailed
+from .sso import sso_sign_in
+
 log = logging.getLogger(__name__)
 
 # How long a discovery document is trusted before it is fetched again. IdPs rotate
@@ -41,16 +44,6 @@ CLOCK_SKEW = 60
 # Asymmetric algorithms only: an HS256 token would be checked with the client secret,
 # which the IdP is not the only one to know; "none" is never accepted.
 ALLOWED_ALGORITHMS = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"}
-
-
-class SsoFailed(Exception):
-    """A sign-in refused at one step, with what the person (or the admin) can check."""
-
-    def __init__(self, step: str, message: str, *, status: int = 400) -> None:
-        super().__init__(f"{step}: {message}")
-        self.step = step
-        self.message = message
-        self.status = status
 
 
 def enabled() -> bool:
@@ -285,8 +278,6 @@ class PamOidcBackend(OIDCAuthenticationBackend):
     def get_or_create_user(
         self, access_token: str, id_token: str, payload: dict[str, Any]
     ) -> AbstractUser:
-        from .sso import sso_sign_in
-
         info = self.get_userinfo(access_token, id_token, payload)
         # Core 1.0 section 5.3.2: the userinfo `sub` must be the ID token's, or the
         # answer may belong to someone else.

@@ -22,8 +22,8 @@ from django.utils import timezone
 from audit.services import audit_record
 
 from .emails import email_taken_by
+from .errors import SsoFailed
 from .models import IdpGroup, SsoIdentity
-from .oidc import SsoFailed
 
 User = get_user_model()
 

@@ -23,6 +23,7 @@ from mozilla_django_oidc import views as oidc_views
 from pam_project.http import public_url
 
 from . import oidc
+from .errors import SsoFailed
 from .local import ALL, OFF
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ STEP_TITLES = {
 }
 
 
-def sso_failed(request: HttpRequest, failure: oidc.SsoFailed) -> HttpResponse:
+def sso_failed(request: HttpRequest, failure: SsoFailed) -> HttpResponse:
     log.warning("SSO sign-in refused at %s: %s", failure.step, failure.message)
     return render(
         request,
@@ -74,7 +75,7 @@ class SsoStartView(oidc_views.OIDCAuthenticationRequestView):
             raise Http404("SSO is not configured")
         try:
             self.OIDC_OP_AUTH_ENDPOINT = oidc.metadata()["authorization_endpoint"]
-        except oidc.SsoFailed as failure:
+        except SsoFailed as failure:
             return sso_failed(request, failure)
         _with_public_redirect_uri(request)
         return super().get(request)
@@ -89,7 +90,7 @@ class SsoCallbackView(oidc_views.OIDCAuthenticationCallbackView):
             error = request.GET["error"][:64]
             return sso_failed(
                 request,
-                oidc.SsoFailed(
+                SsoFailed(
                     "idp",
                     f'The identity provider answered "{error}" (for example, the sign-in '
                     "was cancelled, or this app is not assigned to you at the IdP).",
@@ -99,7 +100,7 @@ class SsoCallbackView(oidc_views.OIDCAuthenticationCallbackView):
         _with_public_redirect_uri(request)
         try:
             return super().get(request)
-        except oidc.SsoFailed as failure:
+        except SsoFailed as failure:
             return sso_failed(request, failure)
         except SuspiciousOperation:
             # The state is unknown to this browser's session: used already (a replayed
@@ -111,8 +112,8 @@ class SsoCallbackView(oidc_views.OIDCAuthenticationCallbackView):
         return sso_failed(self.request, _state_failure())
 
 
-def _state_failure() -> oidc.SsoFailed:
-    return oidc.SsoFailed(
+def _state_failure() -> SsoFailed:
+    return SsoFailed(
         "state",
         "This sign-in link was used already, has expired, or was started in another "
         "browser. Start the sign-in again from this app's sign-in page.",
