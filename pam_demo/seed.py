@@ -95,7 +95,13 @@ def seed(logins_file: Path = LOGINS_FILE) -> dict[str, str]:
         resource_role_trust_policy(
             deployment_account_id=deployment, external_id=project.external_id
         ),
-        resource_role_permissions_policy(account_id=deployment, allow_revocation=True),
+        resource_role_permissions_policy(
+            account_id=deployment,
+            allow_revocation=True,
+            target_role_arns=[
+                f"arn:aws:iam::{deployment}:role/{role}" for _, role, _, _ in ACCOUNTS
+            ],
+        ),
     )
     for _, role, _, _ in ACCOUNTS:
         _role(

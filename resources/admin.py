@@ -154,6 +154,7 @@ class AwsIamResourceAdmin(ServiceAdmin):
             source_identity=obj.set_source_identity,
             tag_session=obj.tag_session,
             allow_revocation=obj.allow_revocation,
+            target_role_arns=list(obj.accounts.values_list("target_role_arn", flat=True)),
         )
         target_trust = target_role_trust_policy(
             resource_role_arn=obj.resource_role_arn,

@@ -12,6 +12,8 @@ from typing import Any
 
 from .aws import parse_role_arn
 
+REVOCATION_ACTIONS = ("iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy")
+
 
 def _assume_actions(*, source_identity: bool, tag_session: bool) -> list[str] | str:
     actions = ["sts:AssumeRole"]
@@ -58,11 +60,19 @@ def resource_role_permissions_policy(
     source_identity: bool = False,
     tag_session: bool = False,
     allow_revocation: bool = False,
+    resource_role_arn: str | None = None,
+    target_role_arns: list[str] | None = None,
 ) -> dict[str, Any]:
     """Permissions of the Resource Role: assume Target Roles of its own account, and
     (allow_revocation) keep the revocation deny policy on them (resources/aws/iam.py).
 
     Narrow the Resource to a path or prefix (role/pam-*) to limit the blast radius.
+
+    The revocation statement names each Target Role exactly, never role/*: IAM has no
+    condition on an inline policy's name, so PutRolePolicy on role/* would let whoever
+    holds hop 1 give any role (the Resource Role itself included) any permission. It can
+    still write any inline policy on the Target Roles named; the explicit Deny keeps the
+    Resource Role's own policies out of reach even if someone widens the Allow.
     """
     roles = f"arn:{partition}:iam::{account_id}:role/*"
     statements: list[dict[str, Any]] = [
@@ -73,12 +83,24 @@ def resource_role_permissions_policy(
         }
     ]
     if allow_revocation:
+        targets = sorted(set(target_role_arns or [])) or [
+            f"arn:{partition}:iam::{account_id}:role/<TARGET_ROLE_NAME>"
+        ]
         statements.append(
             {
                 "Sid": "PamRevokeSessions",
                 "Effect": "Allow",
-                "Action": ["iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
-                "Resource": roles,
+                "Action": list(REVOCATION_ACTIONS),
+                "Resource": targets if len(targets) > 1 else targets[0],
+            }
+        )
+        statements.append(
+            {
+                "Sid": "PamNeverItsOwnPolicies",
+                "Effect": "Deny",
+                "Action": ["iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+                "Resource": resource_role_arn
+                or f"arn:{partition}:iam::{account_id}:role/<RESOURCE_ROLE_NAME>",
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}
@@ -107,6 +129,7 @@ def resource_policies(
     source_identity: bool = False,
     tag_session: bool = False,
     allow_revocation: bool = False,
+    target_role_arns: list[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The Resource Role's two documents, for a resource whose ARN is known."""
     role = parse_role_arn(resource_role_arn)
@@ -123,6 +146,8 @@ def resource_policies(
             source_identity=source_identity,
             tag_session=tag_session,
             allow_revocation=allow_revocation,
+            resource_role_arn=resource_role_arn,
+            target_role_arns=target_role_arns,
         ),
     }
 

@@ -57,12 +57,15 @@ class RevocationFailed(Exception):
         self.error = error
 
 
+def _next_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0) + timedelta(seconds=1) if moment.microsecond else moment
+
+
 def _cutoff() -> datetime:
     """Now, rounded up to the next whole second: IAM compares aws:TokenIssueTime with a
     time written to the second, and a session activated earlier in this same second
     must be covered (one activated in the rest of it is too: it can Access again)."""
-    now = timezone.now()
-    return now.replace(microsecond=0) + timedelta(seconds=1) if now.microsecond else now
+    return _next_second(timezone.now())
 
 
 def _reason(reason: str) -> str:
@@ -100,7 +103,21 @@ def session_revoke(
             "revoke all sessions of the account instead."
         )
     _refuse_unless_allowed(session.account)
+    pending = (
+        Revocation.objects.filter(session=session).exclude(state=RevocationState.PRUNED).first()
+    )
+    if pending is not None:
+        # Asked again (a second click, the sweep) while a write is failing: retry that
+        # one rather than pile up rows, each a statement in IAM's limited space.
+        _sync_or_raise(pending)
+        session.refresh_from_db()
+        return session
     now = _cutoff()
+    if session.expires_at is not None:
+        # AWS issued the credentials at Expiration - DurationSeconds by its own clock;
+        # a second past that covers them even if this server's clock runs behind AWS's.
+        issued = session.expires_at - timedelta(seconds=session.duration_seconds)
+        now = max(now, _next_second(issued + timedelta(seconds=1)))
     revocation = Revocation.objects.create(
         account=session.account,
         session=session,
@@ -204,15 +221,35 @@ def _write(account: PamAccount, target_role_arn: str, rows: list[Revocation]) ->
         iam.write_revocations(
             credentials=hop1.credentials,
             target_role=aws.parse_role_arn(target_role_arn),
-            revocations=[
-                iam.Revocation(sid=r.sid, before=r.before, user_id=r.user_id) for r in rows
-            ],
+            revocations=merged(rows),
         )
     except aws.AwsStepError:
         # Perhaps the kept hop-1 session is the problem (expired, or its role changed):
         # the retry (the sweep) starts from a fresh one.
         aws.sts.forget_resource_role_session(**hop1_key)
         raise
+
+
+def merged(rows: list[Revocation]) -> list[iam.Revocation]:
+    """The fewest statements that deny exactly what `rows` deny.
+
+    Every session of one person on one role has the same `aws:userid` (the role id and
+    the same session name), so a person's latest revocation covers their earlier ones;
+    and a revoke-all covers every per-session revocation up to its time. So the document
+    holds at most one statement per person (and one revoke-all), however often anyone
+    revokes: nobody can fill IAM's 10,240 characters by revoking in a loop.
+    """
+    everyone = max((r for r in rows if not r.user_id), key=lambda r: r.before, default=None)
+    latest: dict[str, Revocation] = {}
+    for row in rows:
+        if not row.user_id:
+            continue
+        if everyone is not None and row.before <= everyone.before:
+            continue
+        if row.user_id not in latest or row.before > latest[row.user_id].before:
+            latest[row.user_id] = row
+    kept = ([everyone] if everyone else []) + sorted(latest.values(), key=lambda r: r.pk)
+    return [iam.Revocation(sid=r.sid, before=r.before, user_id=r.user_id) for r in kept]
 
 
 def _record_failure(rows: list[Revocation], error: aws.AwsStepError) -> None:
@@ -235,8 +272,11 @@ def _record_success(rows: list[Revocation], now: datetime) -> None:
         covered = ConsoleSession.objects.filter(
             status=Status.ACTIVE, target_role_arn=row.target_role_arn, activated_at__lt=row.before
         )
-        if row.session_id:
-            covered = covered.filter(pk=row.session_id)
+        if row.user_id:
+            # IAM now denies every session with this aws:userid issued before the time:
+            # the person's other live sessions of the role too (other tabs), so they are
+            # recorded as revoked as well, not left looking active.
+            covered = covered.filter(assumed_role_id=row.user_id)
         ids = list(covered.values_list("pk", flat=True))
         ConsoleSession.objects.filter(pk__in=ids, status=Status.ACTIVE).update(
             status=Status.REVOKED,

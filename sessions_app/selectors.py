@@ -61,6 +61,8 @@ def sessions_losing_access() -> QuerySet[ConsoleSession]:
             status=Status.ACTIVE, account__resource__allow_revocation=True
         )
         .exclude(assumed_role_id="")
+        # One being written (or retried by the sweep) is not asked for again.
+        .exclude(revocations__state__in=["pending", "written", "failed"])
         .filter(Q(user__is_active=False) | Q(user__isnull=True) | ~Exists(covered))
         .select_related("user", "account__resource__project")
     )

@@ -306,15 +306,23 @@ def test_only_an_active_session_with_revocation_allowed_can_be_revoked(live, ali
     assert not Revocation.objects.exists()
 
 
-def test_the_permissions_policy_the_admin_shows_grants_the_iam_calls():
+def test_the_permissions_policy_grants_the_iam_calls_on_the_target_roles_only():
     from resources.policies import resource_role_permissions_policy
 
+    resource_role = f"arn:aws:iam::{CUSTOMER_ACCOUNT}:role/pam-resource"
     off = resource_role_permissions_policy(account_id=CUSTOMER_ACCOUNT)
-    on = resource_role_permissions_policy(account_id=CUSTOMER_ACCOUNT, allow_revocation=True)
+    on = resource_role_permissions_policy(
+        account_id=CUSTOMER_ACCOUNT,
+        allow_revocation=True,
+        resource_role_arn=resource_role,
+        target_role_arns=[TARGET_ROLE_ARN, TARGET_ROLE_ARN],
+    )
     assert len(off["Statement"]) == 1
-    extra = on["Statement"][1]
-    assert extra["Action"] == ["iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"]
-    assert TARGET_ROLE_ARN.rsplit("/", 1)[0] + "/*" == extra["Resource"]
+    allow, deny = on["Statement"][1:]
+    assert allow["Action"] == ["iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"]
+    # Never role/*: PutRolePolicy there would let hop 1 grant itself anything.
+    assert allow["Resource"] == TARGET_ROLE_ARN
+    assert deny["Effect"] == "Deny" and deny["Resource"] == resource_role
 
 
 # --- The API contract: POST sessions/<id>/revoke/, POST accounts/<id>/revoke_sessions/ ---
@@ -559,3 +567,46 @@ def test_saving_an_account_checks_the_resource_role_may_read_the_target_roles_po
         session_duration=900,
         actor=alice,
     )
+
+
+def test_revoking_in_a_loop_cannot_fill_the_policy_or_block_revoke_all(
+    live, target, alice, settings
+):
+    settings.PAM_ACCESS_RATE = (1000, 60)
+    account, (una, vic) = live
+    for _ in range(50):  # more than IAM's limit would hold as separate statements
+        session = access(account, una.user)
+        session.refresh_from_db()
+        revocation.session_revoke(session=session, actor=una.user, reason="loop")
+    [only] = policy(target)["Statement"]  # una's latest covers her 49 earlier ones
+    assert only["Condition"]["StringEquals"]["aws:userid"] == una.assumed_role_id
+    revocation.account_sessions_revoke(account=account, actor=alice, reason="incident")
+    statements = policy(target)["Statement"]
+    # Revoke-all covers every statement before it (una's last one may end a second later:
+    # its time is her credentials' issue time by AWS's clock, plus one second).
+    assert len(statements) <= 2
+    assert any("StringEquals" not in st["Condition"] for st in statements)
+    vic.refresh_from_db()
+    assert vic.status == Status.REVOKED
+
+
+def test_revoking_one_session_records_the_same_persons_other_sessions_of_the_role(
+    live, target, alice
+):
+    account, (una, _) = live
+    second_tab = access(account, una.user)
+    revocation.session_revoke(session=una, actor=alice, reason="incident")
+    second_tab.refresh_from_db()
+    # The deny names una's aws:userid, which her other session shares: IAM denies it too.
+    assert second_tab.status == Status.REVOKED
+
+
+def test_a_failing_write_is_retried_not_multiplied(live, target):
+    account, (una, _) = live
+    target.delete_role(RoleName="pam-readonly")
+    account.grants.get(user=una.user).delete()
+    for _ in range(5):
+        revocation.revocations_sweep()
+    with pytest.raises(revocation.RevocationFailed):
+        revocation.session_revoke(session=una, actor=una.user, reason="again")
+    assert Revocation.objects.filter(session=una).count() == 1

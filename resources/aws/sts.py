@@ -145,8 +145,9 @@ def reset() -> None:
 
 # Hop-1 sessions kept for revocation writes, which run one after another under a
 # per-role lock: each saved AssumeRole is one round trip less for everyone queued.
-# Kept in memory only (as during any request), and only for part of their 15 minutes.
-HOP1_CACHE_SECONDS = 600
+# Kept in memory only (as during any request), and for 5 of their 15 minutes: a customer
+# who cuts this app off (trust policy, External ID) stops its IAM writes within that.
+HOP1_CACHE_SECONDS = 300
 _hop1_cache: dict[tuple[str, str], tuple[float, AssumedRole]] = {}
 
 
