@@ -150,7 +150,21 @@ class PamOidcBackend(OIDCAuthenticationBackend):
             return None  # a password sign-in: not for this backend
         return super().authenticate(request, **kwargs)
 
+    def get_user(self, user_id: Any) -> AbstractUser | None:
+        # The library's loads any user; a deactivated one must lose their sign-in at
+        # once, as ModelBackend's users do (user_can_authenticate).
+        user = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
+
     def get_token(self, payload: dict[str, Any]) -> dict[str, Any]:
+        answer = self._token(payload)
+        if not isinstance(answer, dict) or not isinstance(answer.get("id_token"), str):
+            raise SsoFailed(
+                "token", "The identity provider's token answer holds no ID token.", status=502
+            )
+        return answer
+
+    def _token(self, payload: dict[str, Any]) -> Any:
         try:
             return super().get_token(payload)
         except requests.HTTPError as exc:
@@ -281,7 +295,7 @@ class PamOidcBackend(OIDCAuthenticationBackend):
         info = self.get_userinfo(access_token, id_token, payload)
         # Core 1.0 section 5.3.2: the userinfo `sub` must be the ID token's, or the
         # answer may belong to someone else.
-        if info.get("sub", payload["sub"]) != payload["sub"]:
+        if info and info.get("sub") != payload["sub"]:
             raise SsoFailed("userinfo", "The userinfo answer is for another subject.")
         return sso_sign_in(
             issuer=settings.PAM_OIDC_ISSUER,

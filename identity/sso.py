@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
 from django.core.exceptions import ValidationError
@@ -31,9 +32,14 @@ GROUP_NAME_MAX = Group._meta.get_field("name").max_length
 USERNAME_MAX = User._meta.get_field("username").max_length
 
 
+# More than this many groups is refused rather than mirrored (Entra, for one, sends an
+# "overage" reference instead of the list past 200): each becomes a Django group.
+MAX_GROUPS = 200
+
+
 def sso_sign_in(*, issuer: str, claims: dict[str, Any], groups_claim: str) -> AbstractUser:
     subject = _subject(claims)
-    email = _email(claims)
+    email = _email(claims, require_verified=settings.PAM_OIDC_REQUIRE_EMAIL_VERIFIED)
     names = _names(claims)
     groups = _groups(claims, groups_claim)
     try:
@@ -168,7 +174,7 @@ def _subject(claims: dict[str, Any]) -> str:
     return subject
 
 
-def _email(claims: dict[str, Any]) -> str:
+def _email(claims: dict[str, Any], *, require_verified: bool) -> str:
     email = claims.get("email")
     if not isinstance(email, str) or not email.strip():
         raise SsoFailed(
@@ -181,8 +187,17 @@ def _email(claims: dict[str, Any]) -> str:
         validate_email(email)
     except ValidationError:
         raise SsoFailed("claims", f'The "email" claim "{email[:100]}" is not an email.') from None
-    if claims.get("email_verified") is False:
-        raise SsoFailed("claims", f'The identity provider says "{email}" is not verified.')
+    # The email becomes the AWS session name CloudTrail shows: one a person could set to
+    # anything at the IdP must not name them there.
+    verified = claims.get("email_verified")
+    if verified is False or (require_verified and verified is not True):
+        raise SsoFailed(
+            "claims",
+            f'The identity provider does not say "{email}" is verified (email_verified). '
+            "Ask its admin to release a verified email, or, for an IdP that never sends "
+            "the claim but whose email attribute users cannot edit, set "
+            "PAM_OIDC_REQUIRE_EMAIL_VERIFIED=false.",
+        )
     return email
 
 
@@ -208,6 +223,12 @@ def _groups(claims: dict[str, Any], claim: str) -> list[str]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise SsoFailed("claims", f'The "{claim}" claim must be a list of group names.')
     cleaned = sorted({v.strip() for v in values if v.strip()})
+    if len(cleaned) > MAX_GROUPS:
+        raise SsoFailed(
+            "claims",
+            f'The "{claim}" claim lists {len(cleaned)} groups; at most {MAX_GROUPS} are '
+            "mirrored. Ask the IdP admin to send only the groups assigned to this app.",
+        )
     too_long = [v for v in cleaned if len(v) > GROUP_NAME_MAX]
     if too_long:
         raise SsoFailed(

@@ -6,6 +6,18 @@ access. No Django here: the runner reads it before Django is set up.
 
 SSO_GROUP = "demo-ops"
 SSO_PEOPLE = [
-    {"sub": "sam", "email": "sam.sso@example.com", "name": "Sam Sso", "groups": [SSO_GROUP]},
-    {"sub": "robin", "email": "robin.sso@example.com", "name": "Robin Sso", "groups": []},
+    {
+        "sub": "sam",
+        "email": "sam.sso@example.com",
+        "name": "Sam Sso",
+        "groups": [SSO_GROUP],
+        "email_verified": True,
+    },
+    {
+        "sub": "robin",
+        "email": "robin.sso@example.com",
+        "name": "Robin Sso",
+        "groups": [],
+        "email_verified": True,
+    },
 ]

@@ -219,6 +219,8 @@ PAM_OIDC_SCOPES = env.str("PAM_OIDC_SCOPES", default="openid email profile")
 PAM_OIDC_NAME = env.str("PAM_OIDC_NAME", default="") or (
     urlsplit(PAM_OIDC_ISSUER).hostname or "your identity provider"
 )
+# Refuse an email the IdP does not mark verified (it becomes the CloudTrail session name).
+PAM_OIDC_REQUIRE_EMAIL_VERIFIED = env.bool("PAM_OIDC_REQUIRE_EMAIL_VERIFIED", default=True)
 # Seconds to wait for each answer of the IdP (discovery, token, keys, userinfo).
 PAM_OIDC_TIMEOUT = env.float("PAM_OIDC_TIMEOUT", default=10.0)
 if PAM_OIDC_ISSUER and not (PAM_OIDC_CLIENT_ID and PAM_OIDC_CLIENT_SECRET):

@@ -41,6 +41,7 @@ class RealIdp:
     issuer: str
 
     def set_person(self, sub: str, **claims: Any) -> None:
+        claims.setdefault("email_verified", True)
         response = requests.put(f"{self.issuer}/users/{sub}", json=claims, timeout=5)
         response.raise_for_status()
 
@@ -80,6 +81,7 @@ class ForgedIdp:
     algorithm: str = "RS256"
     userinfo: dict[str, Any] = field(default_factory=dict)
     token_status: int = 200
+    token_body: Any = None  # instead of a token answer
     issued: list[str] = field(default_factory=list)
     nonce: str = ""
 
@@ -111,6 +113,7 @@ class ForgedIdp:
             "aud": CLIENT_ID,
             "sub": "forged-person",
             "email": "forged@example.com",
+            "email_verified": True,
             "iat": now,
             "exp": now + 300,
             "nonce": self.nonce,
@@ -123,6 +126,8 @@ class ForgedIdp:
     def _token(self, request: Any) -> tuple[int, dict, str]:
         if self.token_status != 200:
             return self.token_status, {}, json.dumps({"error": "invalid_grant"})
+        if self.token_body is not None:
+            return 200, {}, json.dumps(self.token_body)
         id_token = jwt.encode(
             self.claims(),
             self.signing_key or self.key,
@@ -135,7 +140,11 @@ class ForgedIdp:
         return 200, {}, json.dumps(body)
 
     def _userinfo(self, request: Any) -> tuple[int, dict, str]:
-        info = {k: v for k, v in self.claims().items() if k in ("sub", "email", "name")}
+        info = {
+            k: v
+            for k, v in self.claims().items()
+            if k in ("sub", "email", "email_verified", "name")
+        }
         return 200, {}, json.dumps({**info, **self.userinfo})
 
     def sign_in(self, client: Client) -> Any:

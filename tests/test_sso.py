@@ -297,9 +297,14 @@ def test_a_discovery_document_for_another_issuer_is_refused(settings, client, db
             "meant for several parties",
         ),
         ({"drop": ("email",)}, 'no "email" claim'),
-        ({"overrides": {"email_verified": False}}, "is not verified"),
+        ({"overrides": {"email_verified": False}}, "does not say"),
         ({"userinfo": {"sub": "someone-else"}}, "for another subject"),
         ({"token_status": 400}, "invalid_grant"),
+        ({"token_body": ["not", "an", "object"]}, "holds no ID token"),
+        ({"token_body": {"access_token": "x"}}, "holds no ID token"),
+        ({"overrides": {"email_verified": None}}, "does not say"),
+        ({"userinfo": {"sub": None}}, "for another subject"),
+        ({"overrides": {"groups": [f"g{i}" for i in range(201)]}}, "at most 200"),
     ],
 )
 def test_an_id_token_that_fails_a_check_is_refused(forged, client, change, says):
@@ -447,3 +452,22 @@ def test_a_local_group_with_the_idp_groups_name_is_left_alone(idp, client):
     user = User.objects.get(email="oz@example.com")
     assert [g.name for g in user.groups.all()] == ["ops (IdP)"]
     assert list(local.user_set.all()) == [member]
+
+
+def test_a_deactivated_person_loses_their_current_sign_in_at_once(idp, client):
+    idp.set_person("pat-1", email="pat@example.com")
+    idp.sign_in(client, "pat-1")
+    user = signed_in_user(client)
+    assert user.is_authenticated
+    user.is_active = False
+    user.save()
+    assert not signed_in_user(client).is_authenticated
+    assert client.get("/security/").status_code == 302  # to the sign-in page
+
+
+def test_an_idp_that_never_sends_email_verified_can_be_allowed(forged, client, settings):
+    settings.PAM_OIDC_REQUIRE_EMAIL_VERIFIED = False
+    forged.overrides = {"email_verified": None}
+    forged.drop = ("email_verified",)
+    forged.userinfo = {"email_verified": None}
+    assert forged.sign_in(client).status_code == 302
