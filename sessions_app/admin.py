@@ -11,7 +11,13 @@ from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -124,6 +130,7 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
     raw_id_fields = ["user", "account"]
     actions = ["export_csv", "revoke_sessions"]
     change_list_template = "admin/sessions_app/consolesession/change_list.html"
+    change_form_template = "admin/sessions_app/consolesession/change_form.html"
 
     @admin.display(description=mark_safe('<input type="checkbox" id="action-toggle">'))
     def action_checkbox(self, obj: ConsoleSession) -> str:
@@ -154,8 +161,10 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         export = self.admin_site.admin_view(self.export_view)
+        revoke = self.admin_site.admin_view(self.revoke_view)
         return [
             path("export.csv", export, name="sessions_app_consolesession_export"),
+            path("<path:object_id>/revoke/", revoke, name="sessions_app_consolesession_revoke"),
             *super().get_urls(),
         ]
 
@@ -196,20 +205,58 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
         live = list(queryset.filter(status=Status.ACTIVE).select_related("account__resource"))
         reason = request.POST.get("reason", "").strip()
         if request.POST.get("confirm") != "yes" or not reason:
-            return TemplateResponse(
+            return self._revoke_confirm(
                 request,
-                "admin/sessions_app/consolesession/revoke_confirm.html",
-                {
-                    **self.admin_site.each_context(request),
-                    "title": "Revoke console sessions",
-                    "sessions": live,
-                    "skipped": queryset.exclude(status=Status.ACTIVE).count(),
-                    "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-                    "missing_reason": request.POST.get("confirm") == "yes",
-                    "opts": self.model._meta,
-                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-                },
+                live,
+                skipped=queryset.exclude(status=Status.ACTIVE).count(),
+                selected=request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
             )
+        self._revoke(request, live, reason)
+        return None
+
+    def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The detail page's "Revoke this session": the same reason page and service."""
+        session = self.get_object(request, object_id)
+        if session is None:
+            raise Http404
+        if not self.has_revoke_permission(request):
+            raise PermissionDenied
+        change_url = reverse("admin:sessions_app_consolesession_change", args=[session.pk])
+        live = [session] if session.status == Status.ACTIVE else []
+        reason = request.POST.get("reason", "").strip()
+        if request.method != "POST" or request.POST.get("confirm") != "yes" or not reason:
+            return self._revoke_confirm(
+                request, live, skipped=0 if live else 1, form_action=request.get_full_path()
+            )
+        self._revoke(request, live, reason)
+        return HttpResponseRedirect(change_url)
+
+    def _revoke_confirm(
+        self,
+        request: HttpRequest,
+        live: list[ConsoleSession],
+        *,
+        skipped: int,
+        selected: list[str] | None = None,
+        form_action: str = "",
+    ) -> TemplateResponse:
+        return TemplateResponse(
+            request,
+            "admin/sessions_app/consolesession/revoke_confirm.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Revoke console sessions",
+                "sessions": live,
+                "skipped": skipped,
+                "selected": selected or [],
+                "form_action": form_action,
+                "missing_reason": request.POST.get("confirm") == "yes",
+                "opts": self.model._meta,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    def _revoke(self, request: HttpRequest, live: list[ConsoleSession], reason: str) -> None:
         for session in live:
             try:
                 revocation.session_revoke(session=session, actor=request.user, reason=reason)
@@ -224,7 +271,12 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
                 )
             else:
                 self.message_user(request, f"#{session.pk} revoked.", messages.SUCCESS)
-        return None
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        context["can_revoke"] = self.has_revoke_permission(request)
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def _csv_response(self, queryset: QuerySet) -> StreamingHttpResponse:
         response = StreamingHttpResponse(csv_stream(queryset), content_type="text/csv")

@@ -41,6 +41,8 @@ PAGES = [
     ("get", "/admin/auth/group/", STAFF),
     ("get", "/admin/accounts/pamaccount/{A}/change/", STAFF),
     ("get", "/admin/sessions_app/consolesession/", STAFF),
+    # Needs the revoke permission (admin: has it; staff without it: 403 in the admin).
+    ("get", "/admin/sessions_app/consolesession/{bob_session}/revoke/", STAFF),
     ("get", "/admin/audit/auditevent/", STAFF),
 ]
 

@@ -610,3 +610,23 @@ def test_a_failing_write_is_retried_not_multiplied(live, target):
     with pytest.raises(revocation.RevocationFailed):
         revocation.session_revoke(session=una, actor=una.user, reason="again")
     assert Revocation.objects.filter(session=una).count() == 1
+
+
+def test_the_admin_detail_page_revokes_its_session(live, target, alice):
+    _, (una, _) = live
+    client = Client()
+    client.force_login(alice)
+    page = client.get(f"/admin/sessions_app/consolesession/{una.pk}/change/").content.decode()
+    assert "Revoke this session" in page
+    url = f"/admin/sessions_app/consolesession/{una.pk}/revoke/"
+    assert "Reason (recorded and audited)" in client.get(url).content.decode()
+    done = client.post(url, {"confirm": "yes", "reason": "left"}, follow=True)
+    assert f"#{una.pk} revoked." in done.content.decode()
+    una.refresh_from_db()
+    assert una.status == Status.REVOKED
+    again = client.get(f"/admin/sessions_app/consolesession/{una.pk}/change/").content.decode()
+    assert "Revoke this session" not in again
+    viewer = UserFactory(username="vera", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_consolesession"))
+    client.force_login(viewer)
+    assert client.get(url).status_code == 403
