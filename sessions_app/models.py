@@ -152,6 +152,9 @@ class RevocationState(models.TextChoices):
     FAILED = "failed", "Write failed (retrying)"
     # Out of the policy: nothing it covered can still be alive.
     PRUNED = "pruned", "Pruned"
+    # Past its time without IAM ever taking it: it was never in force (the sessions it
+    # named stayed `active` with the error, until they expired).
+    ABANDONED = "abandoned", "Never in force"
 
 
 class Revocation(models.Model):

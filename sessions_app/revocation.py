@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 # The longest a role-chained session lives (AWS caps DurationSeconds at 1 hour), plus
 # clock skew between AWS and us: after that nothing a statement covers can be alive.
 PRUNE_AFTER = timedelta(hours=1, minutes=5)
+# Rows no longer in the policy, whether they ever were (pruned) or not (abandoned).
+ENDED = (RevocationState.PRUNED, RevocationState.ABANDONED)
 REASON_MAX = 500
 
 
@@ -103,9 +105,7 @@ def session_revoke(
             "revoke all sessions of the account instead."
         )
     _refuse_unless_allowed(session.account)
-    pending = (
-        Revocation.objects.filter(session=session).exclude(state=RevocationState.PRUNED).first()
-    )
+    pending = Revocation.objects.filter(session=session).exclude(state__in=ENDED).first()
     if pending is not None:
         # Asked again (a second click, the sweep) while a write is failing: retry that
         # one rather than pile up rows, each a statement in IAM's limited space.
@@ -194,7 +194,7 @@ def role_sync(
         RoleLock.objects.get_or_create(target_role_arn=target_role_arn)
         RoleLock.objects.select_for_update().get(target_role_arn=target_role_arn)
         of_role = Revocation.objects.filter(target_role_arn=target_role_arn).exclude(
-            state=RevocationState.PRUNED
+            state__in=ENDED
         )
         rows = list(of_role.filter(prune_after__gt=now).order_by("pk"))
         stale = of_role.filter(prune_after__lte=now).exists()
@@ -209,7 +209,17 @@ def role_sync(
             return error
         _record_success(rows, now)
         # Pruned rows stay as history; only their statements left the policy.
-        of_role.filter(prune_after__lte=now).update(state=RevocationState.PRUNED)
+        past = of_role.filter(prune_after__lte=now)
+        past.filter(state=RevocationState.WRITTEN).update(state=RevocationState.PRUNED)
+        for row in past.exclude(state=RevocationState.WRITTEN):
+            row.state = RevocationState.ABANDONED
+            row.save(update_fields=["state"])
+            audit_record(
+                actor=None,
+                action="update",
+                instance=row,
+                changes={"state": ["failed", "abandoned"], "error": row.error},
+            )
     return None
 
 
@@ -312,7 +322,7 @@ def revocations_sweep(*, now: datetime | None = None) -> int:
     )
     stale = (
         Revocation.objects.filter(prune_after__lte=now)
-        .exclude(state=RevocationState.PRUNED)
+        .exclude(state__in=ENDED)
         .values_list("target_role_arn", "account_id")
     )
     revoke_lost_access()

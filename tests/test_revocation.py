@@ -630,3 +630,19 @@ def test_the_admin_detail_page_revokes_its_session(live, target, alice):
     viewer.user_permissions.add(Permission.objects.get(codename="view_consolesession"))
     client.force_login(viewer)
     assert client.get(url).status_code == 403
+
+
+def test_a_write_that_never_took_is_marked_never_in_force_not_pruned(live, target):
+    _, (una, _) = live
+    target.delete_role(RoleName="pam-readonly")
+    with pytest.raises(revocation.RevocationFailed):
+        revocation.session_revoke(session=una, actor=una.user, reason="x")
+    row = Revocation.objects.get()
+    target.create_role(RoleName="pam-readonly", AssumeRolePolicyDocument=TRUST)
+    with time_machine.travel(row.prune_after + timedelta(seconds=1)):
+        revocation.revocations_sweep()
+    row.refresh_from_db()
+    assert row.state == RevocationState.ABANDONED
+    assert AuditEvent.objects.filter(
+        object_type="sessions_app.revocation", action="update"
+    ).exists()
