@@ -266,6 +266,15 @@ def _record_failure(rows: list[Revocation], error: aws.AwsStepError) -> None:
     message = f"{error.code}: {error.message}"[:1000]
     log.warning("Revocation write failed: %s", message)
     for row in rows:
+        if row.state == RevocationState.PENDING:
+            # The request itself is audited when it first fails (and again once written);
+            # the sweep's retries change nothing worth an event each minute.
+            audit_record(
+                actor=row.created_by,
+                action="update",
+                instance=row,
+                changes={"state": ["pending", "failed"], "error": message, "reason": row.reason},
+            )
         if row.state != RevocationState.WRITTEN:
             Revocation.objects.filter(pk=row.pk).update(state=RevocationState.FAILED, error=message)
             if row.session_id:

@@ -243,6 +243,9 @@ def test_a_failed_write_is_recorded_never_reported_done_and_retried(live, target
     assert una.status == Status.ACTIVE
     assert "NoSuchEntity" in una.revocation_error
     assert Revocation.objects.get().state == RevocationState.FAILED
+    failed_event = AuditEvent.objects.get(object_type="sessions_app.revocation")
+    assert failed_event.changes["state"] == ["pending", "failed"]
+    assert "NoSuchEntity" in failed_event.changes["error"]
 
     target.create_role(RoleName="pam-readonly", AssumeRolePolicyDocument=TRUST)
     assert revocation.revocations_sweep() == 1
