@@ -6,7 +6,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
-from pam_project.durations import MAX_SECONDS, MIN_SECONDS, format_duration
+from pam_project.durations import (
+    MAX_SECONDS,
+    MAX_WINDOW_SECONDS,
+    MIN_SECONDS,
+    format_duration,
+)
 from pam_project.querysets import RestrictedQuerySet
 from pam_project.scopes import SCOPES
 from resources.aws import RoleArn, parse_role_arn
@@ -19,14 +24,25 @@ def _names(user: object) -> Q:
     return Q(user=user) | Q(group__user=user)
 
 
+class GrantKind(models.TextChoices):
+    # Access at any time (wave 1's only kind).
+    STANDING = "standing", "Standing"
+    # Access only inside an approved window (a request, or break-glass).
+    ELIGIBLE = "eligible", "Eligible (needs an approved request)"
+
+
 class PamAccountQuerySet(RestrictedQuerySet):
     def granted_to(self, user: object) -> PamAccountQuerySet:
-        """The accounts `user` may Access. Nobody is granted by default, superusers
+        """The accounts a grant names `user` for, standing or eligible, annotated with
+        `standing` (whether one of those grants is standing: Access at any time; else
+        only inside an approved window). Nobody is granted by default, superusers
         included: seeing an account (restrict) is not being granted it."""
         if not getattr(user, "is_authenticated", False) or not user.is_active:
             return self.none()
         grants = AccountGrant.objects.filter(account=OuterRef("pk")).filter(_names(user))
-        return self.filter(Exists(grants))
+        return self.filter(Exists(grants)).annotate(
+            standing=Exists(grants.filter(kind=GrantKind.STANDING))
+        )
 
     def own(self, user: object) -> PamAccountQuerySet:
         return self.granted_to(user)
@@ -65,6 +81,41 @@ class PamAccount(models.Model):
         help_text="Access needs a second-factor check (authenticator app, passkey or "
         "recovery code) in the last 5 minutes; API tokens can never Access it.",
     )
+    # Just-in-time access (SPEC): who decides requests for eligible grants, and how.
+    approver_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="approver_for",
+        help_text="People who decide access requests for this account (never their own).",
+    )
+    approver_groups = models.ManyToManyField(
+        Group,
+        blank=True,
+        related_name="approver_for",
+        help_text="Groups whose members decide access requests (never their own).",
+    )
+    approvals_required = models.PositiveSmallIntegerField(
+        default=1,
+        choices=[(1, "1 approval"), (2, "2 approvals, from different people")],
+        validators=[
+            MinValueValidator(1, "At least 1 approval."),
+            MaxValueValidator(2, "At most 2 approvals."),
+        ],
+    )
+    max_window = models.PositiveIntegerField(
+        default=4 * 3600,
+        help_text="The longest window a request may ask for: 15m to 12h (default 4h).",
+        validators=[
+            MinValueValidator(MIN_SECONDS, "A window lasts at least 15m."),
+            MaxValueValidator(MAX_WINDOW_SECONDS, "A window lasts at most 12h."),
+        ],
+    )
+    break_glass = models.BooleanField(
+        "allow break-glass",
+        default=False,
+        help_text="Eligible people may open a window of up to 1h at once, with a reason "
+        "and a second factor; approvers are told at once and history flags it.",
+    )
     validated_at = models.DateTimeField(
         null=True, blank=True, help_text="When the whole chain was last assumed successfully."
     )
@@ -86,6 +137,14 @@ class PamAccount(models.Model):
                 condition=Q(session_duration__gte=MIN_SECONDS, session_duration__lte=MAX_SECONDS),
                 name="account_session_duration_range",
             ),
+            models.CheckConstraint(
+                condition=Q(approvals_required__gte=1, approvals_required__lte=2),
+                name="account_approvals_required_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_window__gte=MIN_SECONDS, max_window__lte=MAX_WINDOW_SECONDS),
+                name="account_max_window_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -98,6 +157,10 @@ class PamAccount(models.Model):
     @property
     def duration_text(self) -> str:
         return format_duration(self.session_duration)
+
+    @property
+    def max_window_text(self) -> str:
+        return format_duration(self.max_window)
 
 
 class AccountGrant(models.Model):
@@ -113,6 +176,13 @@ class AccountGrant(models.Model):
     )
     group = models.ForeignKey(
         Group, null=True, blank=True, on_delete=models.CASCADE, related_name="pam_grants"
+    )
+    kind = models.CharField(
+        max_length=8,
+        choices=GrantKind.choices,
+        default=GrantKind.STANDING,
+        help_text="Standing: Access at any time. Eligible: Access only inside a window "
+        "someone else approved (or break-glass, where the account allows it).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
@@ -150,7 +220,8 @@ class AccountGrant(models.Model):
 
     def __str__(self) -> str:
         grantee = f"user {self.user}" if self.user_id else f"group {self.group}"
-        return f"{self.account} -> {grantee}"
+        kind = " (eligible)" if self.kind == GrantKind.ELIGIBLE else ""
+        return f"{self.account} -> {grantee}{kind}"
 
 
 class ApiToken(models.Model):

@@ -13,6 +13,19 @@ class AuditEvent(models.Model):
         CREATE = "create"
         UPDATE = "update"
         DELETE = "delete"
+        # Second factor (mfa/) and refusals of Access before any session row.
+        VERIFY = "verify"
+        VERIFY_FAILED = "verify_failed"
+        ACCESS_REFUSED = "access_refused"
+        # Just-in-time access (access_requests/).
+        REQUEST = "request"
+        BREAK_GLASS = "break_glass"
+        APPROVE = "approve"
+        DENY = "deny"
+        CANCEL = "cancel"
+        REVOKE = "revoke"
+        EXPIRE = "expire"
+        END = "end"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -14,6 +14,11 @@ from django.core.exceptions import ValidationError
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#iam-term-role-chaining
 MIN_SECONDS = 900
 MAX_SECONDS = 3600
+# A just-in-time window (SPEC "Just-in-time access"): an account's max_window is at most
+# 12 h; break-glass opens at most 1 h; a request starts at most 7 days ahead.
+MAX_WINDOW_SECONDS = 12 * 3600
+BREAK_GLASS_MAX_SECONDS = 3600
+MAX_START_AHEAD_SECONDS = 7 * 86400
 
 UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 UNIT_NAMES = {"w": "week", "d": "day", "h": "hour", "m": "minute", "s": "second"}
@@ -51,6 +56,27 @@ def parse_duration(text: str) -> int:
     seconds = parse_seconds(text)
     check_session_duration(seconds)
     return seconds
+
+
+def parse_window(text: str, *, maximum: int) -> int:
+    """A window's length: parse_seconds, within 15m..`maximum` (an account's max_window,
+    or 1h for break-glass)."""
+    seconds = parse_seconds(text)
+    check_window(seconds, maximum=maximum)
+    return seconds
+
+
+def check_window(seconds: int, *, maximum: int = MAX_WINDOW_SECONDS) -> None:
+    if seconds < MIN_SECONDS:
+        raise ValidationError(
+            f"{format_duration(seconds)} is too short: a window lasts at least 15m.",
+            code="window_too_short",
+        )
+    if seconds > maximum:
+        raise ValidationError(
+            f"{format_duration(seconds)} is too long: at most {format_duration(maximum)} here.",
+            code="window_too_long",
+        )
 
 
 def check_session_duration(seconds: int) -> None:

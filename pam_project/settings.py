@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "resources",
     "accounts",
+    "access_requests",
     "sessions_app",
     "audit",
     # Second factor (mfa/): django-otp's device base, its passkey plugin, our devices.
@@ -372,6 +373,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sessions_app.tasks.sweep_sessions",
         "schedule": 60.0,
         # A missed run is pointless once the next one is due.
+        "options": {"expires": 50},
+    },
+    # Pending requests expire after 24 h, windows end, "15 minutes left" notices: the
+    # ETA tasks do it on time, this catches whatever the broker lost.
+    "sweep-access-requests": {
+        "task": "access_requests.tasks.sweep_requests",
+        "schedule": 60.0,
         "options": {"expires": 50},
     },
 }

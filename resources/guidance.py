@@ -120,6 +120,16 @@ def guidance_for(
                 "each Access opens a new console session: reuse the tab you already have",
             ],
         )
+    if step == "window":
+        return Guidance(
+            "This account needs an approved access window, and none is open for you now",
+            [
+                "ask for a window: Request access on the account's page, with a reason",
+                "below 15 minutes left in a window, Access is refused (AWS's shortest "
+                "console session is 15 minutes): request a new window",
+                "a window approved to start later opens by itself at its start",
+            ],
+        )
     if step == "abandoned":
         return Guidance(
             "The request stopped before it finished",

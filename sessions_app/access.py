@@ -1,7 +1,9 @@
 """The Access chain: one click, one Console Session row, one console sign-in URL.
 
     grant checked (the caller: accounts_for_user, else 404)
+    -> window found, for an eligible grant (access_requests.selectors.open_window)
     -> `pending` row committed             (services.session_start)
+    -> refused without a window, or under 15 minutes left in it
     -> rate limit counted from the rows    (PAM_ACCESS_RATE)
     -> hop 1 + hop 2                       (resources.aws.assume_chain)
     -> sign-in token, sign-in URL          (resources.aws.get_signin_token / signin_url)
@@ -27,14 +29,17 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import ApiToken, PamAccount
+from access_requests.models import AccessRequest
+from access_requests.selectors import open_window
+from accounts.models import AccountGrant, ApiToken, GrantKind, PamAccount
 from mfa import stepup
 from mfa.services import access_refused
-from pam_project.durations import per
+from pam_project.durations import MIN_SECONDS, format_duration, per
 from pam_project.http import client_ip, public_url
 from pam_project.users import user_label
 from resources import aws
@@ -145,13 +150,18 @@ def account_access(
     marks: dict[str, float] = {}
     resource = account.resource
     session_name = aws.session_name_for(user_label(user))
+    window, duration = _window(account, user)
     session = services.session_start(
         user=user,
         account=account,
         role_session_name=session_name,
         client_ip=client_ip,
         user_agent=user_agent,
+        duration_seconds=duration,
+        access_request=window,
     )
+    if duration is not None and duration < MIN_SECONDS:
+        raise _refuse_window(session, account, window)
     _check_rate(session, user)
     marks["record"] = time.perf_counter()
     step = FailureStep.RESOURCE_ROLE
@@ -162,7 +172,7 @@ def account_access(
             target_role=target,
             external_id=resource.project.external_id,
             session_name=session_name,
-            duration_seconds=account.session_duration,
+            duration_seconds=session.duration_seconds,
             source_identity=session_name if resource.set_source_identity else None,
             tags={aws.sts.SESSION_TAG_KEY: str(session.pk)} if resource.tag_session else None,
             marks=marks,
@@ -209,6 +219,48 @@ def account_access(
         _timings(started, marks),
     )
     return AccessGranted(session=session, signin_url=url)
+
+
+def _window(account: PamAccount, user: AbstractUser) -> tuple[AccessRequest | None, int | None]:
+    """(the window this Access runs under, its DurationSeconds); (None, None) for a
+    standing grant: the account's own duration.
+
+    A console session never outlives its window: DurationSeconds is the smaller of the
+    account's duration and the whole seconds left (0 when no window is open, which the
+    caller refuses, as it does anything under AWS's 15-minute minimum).
+    """
+    standing = getattr(account, "standing", None)
+    if standing is None:  # not read through accounts_for_user (its annotation)
+        standing = (
+            AccountGrant.objects.filter(account=account, kind=GrantKind.STANDING)
+            .filter(Q(user=user) | Q(group__user=user))
+            .exists()
+        )
+    if standing:
+        return None, None
+    window = open_window(user, account)
+    if window is None:
+        return None, 0
+    left = int((window.ends_at - timezone.now()).total_seconds())
+    return window, max(0, min(account.session_duration, left))
+
+
+def _refuse_window(
+    session: ConsoleSession, account: PamAccount, window: AccessRequest | None
+) -> AccessFailed:
+    if window is None:
+        code = "NoOpenWindow"
+        message = (
+            f"{account.name} needs an approved access window (your grant is eligible, not "
+            "standing), and none is open for you now: request access with a reason."
+        )
+    else:
+        code = "WindowEnding"
+        message = (
+            f"Your window ends in {format_duration(session.duration_seconds)}, under the "
+            "15 minutes of the shortest console session: request a new window."
+        )
+    return _fail(session, FailureStep.WINDOW, code, message)
 
 
 def _check_rate(session: ConsoleSession, user: AbstractUser) -> None:

@@ -12,10 +12,12 @@ AWS_STEPS = {FailureStep.RESOURCE_ROLE, FailureStep.TARGET_ROLE, FailureStep.FED
 
 
 def failure_status(step: str) -> int:
-    """502 when AWS (or the way to it) failed, 429 past the rate limit, 503 when our side
-    could not finish."""
+    """502 when AWS (or the way to it) failed, 429 past the rate limit, 403 outside an
+    approved window, 503 when our side could not finish."""
     if step == FailureStep.RATE_LIMITED:
         return 429
+    if step == FailureStep.WINDOW:
+        return 403
     return 502 if step in AWS_STEPS else 503
 
 

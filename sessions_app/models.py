@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from access_requests.models import AccessRequest
 from accounts.models import PamAccount
 from pam_project.querysets import RestrictedQuerySet
 from resources.aws import Step
@@ -24,6 +25,8 @@ class FailureStep(models.TextChoices):
     TARGET_ROLE = Step.TARGET_ROLE.value, "Target Role (hop 2)"
     FEDERATION = Step.FEDERATION.value, "Federation sign-in token"
     RATE_LIMITED = "rate_limited", "Too many Access attempts"
+    # An eligible grant with no approved window open now (or under 15 minutes left).
+    WINDOW = "window", "Access window"
     RECORD = "record", "Recording the session"
     ABANDONED = "abandoned", "Request never finished"
 
@@ -62,6 +65,15 @@ class ConsoleSession(models.Model):
     resource_role_arn = models.CharField("Resource Role ARN", max_length=2048)
     role_session_name = models.CharField(max_length=64)
     duration_seconds = models.PositiveIntegerField()
+    # The approved window (or break-glass) this Access ran under; null for a standing
+    # grant. History reads the reason, ticket and approvers through it.
+    access_request = models.ForeignKey(
+        AccessRequest,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="console_sessions",
+    )
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     failure_step = models.CharField(max_length=32, choices=FailureStep.choices, blank=True)

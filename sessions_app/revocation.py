@@ -141,11 +141,20 @@ def revoke_lost_access() -> int:
     deactivated). Returns how many were revoked; failures are retried by the sweep."""
     done = 0
     for session in sessions_losing_access():
-        why = (
-            "user deactivated"
-            if session.user is None or not session.user.is_active
-            else "no grant covers this account any more"
-        )
+        if session.user is None or not session.user.is_active:
+            why = "user deactivated"
+        elif session.access_request is not None and session.access_request.status in (
+            "approved",
+            "ended",
+        ):
+            why = f"the access window of request #{session.access_request_id} ended"
+        elif session.access_request is not None:
+            why = (
+                f"the access window of request #{session.access_request_id} was "
+                f"{session.access_request.status}"
+            )
+        else:
+            why = "no grant covers this account any more"
         try:
             session_revoke(session=session, actor=None, reason=f"Access ended: {why}")
         except (RevocationRefused, RevocationFailed) as exc:

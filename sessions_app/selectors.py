@@ -8,7 +8,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import AccountGrant
+from access_requests.models import RequestStatus
+from accounts.models import AccountGrant, GrantKind
 from pam_project.durations import MAX_SECONDS
 
 from .models import ConsoleSession, FailureStep, Status
@@ -50,11 +51,19 @@ def recent_attempts(
 
 
 def sessions_losing_access() -> QuerySet[ConsoleSession]:
-    """Live sessions whose user may no longer Access their account: deactivated, or no
-    grant (to them or a group they are in) covers it any more. Revoked automatically
-    where the resource allows revocation (SPEC "Revocation", triggers)."""
-    covered = AccountGrant.objects.filter(account=OuterRef("account_id")).filter(
+    """Live sessions whose user may no longer Access their account: deactivated; no
+    grant (to them or a group they are in) covers it any more (a standing one, for a
+    session opened under a standing grant); or the window it ran under has closed
+    (ended, cancelled, revoked). Revoked automatically where the resource allows
+    revocation (SPEC "Revocation", triggers)."""
+    grants = AccountGrant.objects.filter(account=OuterRef("account_id")).filter(
         Q(user=OuterRef("user_id")) | Q(group__user=OuterRef("user_id"))
+    )
+    standing_lost = Q(access_request__isnull=True) & ~Exists(grants.filter(kind=GrantKind.STANDING))
+    window_lost = Q(access_request__isnull=False) & (
+        ~Exists(grants)
+        | ~Q(access_request__status=RequestStatus.APPROVED)
+        | Q(access_request__ends_at__lte=timezone.now())
     )
     return (
         ConsoleSession.objects.filter(
@@ -63,6 +72,6 @@ def sessions_losing_access() -> QuerySet[ConsoleSession]:
         .exclude(assumed_role_id="")
         # One being written (or retried by the sweep) is not asked for again.
         .exclude(revocations__state__in=["pending", "written", "failed"])
-        .filter(Q(user__is_active=False) | Q(user__isnull=True) | ~Exists(covered))
-        .select_related("user", "account__resource__project")
+        .filter(Q(user__is_active=False) | Q(user__isnull=True) | standing_lost | window_lost)
+        .select_related("user", "account__resource__project", "access_request")
     )

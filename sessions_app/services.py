@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from access_requests.models import AccessRequest
 from accounts.models import PamAccount
 from pam_project.users import user_label
 
@@ -35,8 +36,11 @@ def session_start(
     role_session_name: str,
     client_ip: str | None,
     user_agent: str,
+    duration_seconds: int | None = None,
+    access_request: AccessRequest | None = None,
 ) -> ConsoleSession:
-    """Record an Access attempt as `pending`, before any AWS call.
+    """Record an Access attempt as `pending`, before any AWS call. `duration_seconds`:
+    the account's, unless a window ends sooner; `access_request`: that window.
 
     Must run outside a transaction (Access runs in autocommit) so the row is committed
     and survives whatever happens next; a crashed request leaves it for the sweep.
@@ -48,7 +52,10 @@ def session_start(
         target_role_arn=account.target_role_arn,
         resource_role_arn=account.resource.resource_role_arn,
         role_session_name=role_session_name,
-        duration_seconds=account.session_duration,
+        duration_seconds=(
+            account.session_duration if duration_seconds is None else duration_seconds
+        ),
+        access_request=access_request,
         client_ip=client_ip,
         user_agent=(user_agent or "")[:MAX_USER_AGENT],
     )
