@@ -67,7 +67,10 @@ def sessions_losing_access() -> QuerySet[ConsoleSession]:
     )
     return (
         ConsoleSession.objects.filter(
-            status=Status.ACTIVE, account__resource__allow_revocation=True
+            status=Status.ACTIVE,
+            account__resource__allow_revocation=True,
+            # Past its AWS expiry nothing is alive to revoke (the expiry task records it).
+            expires_at__gt=timezone.now(),
         )
         .exclude(assumed_role_id="")
         # One being written (or retried by the sweep) is not asked for again.
