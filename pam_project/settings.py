@@ -301,6 +301,35 @@ PAM_PENDING_TIMEOUT = timedelta(minutes=5)
 # How many rows one sweep statement touches, so a backlog never holds long locks.
 PAM_SWEEP_BATCH_SIZE = 5000
 
+# --- Notifications (access_requests/notifications.py, README "Notifications") -------
+# Mail goes through Django's mail: EMAIL_URL is smtp://user:password@host:25,
+# smtp+tls://...:587 (STARTTLS) or smtp+ssl://...:465 (django-environ). With none set,
+# mails are printed to the worker's output (consolemail://): nothing to configure for
+# `./dev run`, nothing delivered until a deployment says where to.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+# django-environ answers None for what the URL leaves out; Django's defaults then hold.
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+if _email.get("EMAIL_FILE_PATH"):
+    EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
+# Django waits forever on a mail server that accepts and never answers; a worker must not.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
+DEFAULT_FROM_EMAIL = env.str("PAM_EMAIL_FROM", default="pam@localhost")
+# A Slack incoming webhook (https://hooks.slack.com/services/...), or empty for none. The
+# URL is itself the credential to post to the channel: it is never logged.
+PAM_SLACK_WEBHOOK_URL = env.str("PAM_SLACK_WEBHOOK_URL", default="")
+if PAM_SLACK_WEBHOOK_URL and not PAM_DEMO and urlsplit(PAM_SLACK_WEBHOOK_URL).scheme != "https":
+    # Not echoed: the value is a secret.
+    raise ImproperlyConfigured(
+        "PAM_SLACK_WEBHOOK_URL must be an https:// URL; plain http is allowed only for the "
+        "demo and tests (PAM_DEMO=true)"
+    )
+
 # --- Second factor (mfa/, README "Second factor (MFA)") ----------------------------
 # Access to a require_mfa account needs a second-factor check this recent (SPEC: 5 min).
 PAM_MFA_STEP_UP_SECONDS = 5 * 60
