@@ -133,6 +133,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The header's Approvals link (one lazy EXISTS query, when drawn).
+                "access_requests.context_processors.nav",
             ],
         },
     },

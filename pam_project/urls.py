@@ -17,7 +17,7 @@ urlpatterns = [
     path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
     path("api/", include("pam_project.api_urls")),
-    path("", include("accounts.urls")),
     path("", include("sessions_app.urls")),
+    path("", include("access_requests.urls")),
     path("", include("mfa.urls")),
 ]

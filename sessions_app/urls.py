@@ -3,6 +3,7 @@ from django.urls import path
 from . import revocation_views, views
 
 urlpatterns = [
+    path("", views.home, name="home"),
     path("accounts/<int:account_id>/", views.account_detail, name="account-detail"),
     path("accounts/<int:account_id>/access/", views.account_access, name="account-access"),
     path("sessions/", views.session_list, name="session-list"),

@@ -1,11 +1,13 @@
-"""The pages of Access: one account with its Access button and recent sessions, the
-Access POST itself, and the user's own session history."""
+"""The pages of Access: the user's accounts, one account with its Access button and
+recent sessions, the Access POST itself, and the user's own session history."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from itertools import groupby
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
@@ -15,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from access_requests.presenters import attach_window_states
 from accounts.selectors import accounts_for_user
 from mfa import stepup
 from mfa.views import step_up_redirect
@@ -26,6 +29,37 @@ from .presenters import session_rows
 from .selectors import sessions_for_user
 
 PAGE_SIZE = 50
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The user's accounts, by project and resource, each with its Access button (or,
+    for an eligible grant outside a window, Request access)."""
+    accounts = list(
+        accounts_for_user(request.user).order_by(
+            "resource__project__name", "resource__name", "name"
+        )
+    )
+    # Eligible grants: Request access, the pending ask, or the open window's end, from
+    # one read of the user's open requests for the whole page.
+    attach_window_states(request.user, accounts)
+    projects = [
+        (
+            project,
+            [(resource, list(accs)) for resource, accs in groupby(items, lambda a: a.resource)],
+        )
+        for project, items in groupby(accounts, lambda a: a.resource.project)
+    ]
+    return render(
+        request,
+        "accounts/home.html",
+        {
+            "projects": projects,
+            "any_eligible": any(a.window_state for a in accounts),
+            "admin_contact": settings.PAM_ADMIN_CONTACT,
+        },
+    )
 
 
 @require_GET
@@ -47,6 +81,7 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         )
     sessions = sessions_for_user(request.user).filter(account=account)[:10]
     rows = session_rows(sessions, show_account=False)
+    attach_window_states(request.user, [account])
     return render(
         request,
         "sessions_app/account_detail.html",

@@ -28,6 +28,20 @@ PAGES = [
     ("post", "/sessions/{bob_session}/revoke/", {**NOBODY, "member": 302}),
     ("post", "/sessions/{dave_session}/revoke/", NOBODY),
     ("get", "/sessions/{bob_session}/revoke/", dict.fromkeys(ROLES, 405)),
+    # Just-in-time access (bob's grant on A is standing: nothing to request). The pages
+    # with requests in them, for requester, approvers, ops and the rest, and every POST:
+    # test_request_pages.py's own matrix.
+    ("get", "/requests/", SIGNED_IN),
+    ("get", "/approvals/", SIGNED_IN),
+    ("get", "/requests/new/?account={A}", NOBODY),
+    ("get", "/requests/new/?account={B}", NOBODY),
+    ("get", "/requests/new/?account={A}&break_glass=1", NOBODY),
+    ("get", "/requests/999999/", NOBODY),
+    ("post", "/requests/999999/approve/", NOBODY),
+    ("post", "/requests/999999/deny/", NOBODY),
+    ("post", "/requests/999999/cancel/", NOBODY),
+    ("post", "/requests/999999/revoke/", NOBODY),
+    ("get", "/requests/999999/approve/", dict.fromkeys(ROLES, 405)),
     ("get", "/login/", ANYONE),
     ("get", "/admin/login/", dict.fromkeys(ROLES, 302)),
     # No IdP configured: the OpenID Connect endpoints do not exist (test_sso.py has them
