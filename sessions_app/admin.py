@@ -19,15 +19,51 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from access_requests.models import AccessRequest
+
 from . import revocation
-from .exports import csv_stream
+from .exports import approvals, csv_stream
 from .models import ConsoleSession, Status
+
+BREAK_GLASS_FLAG = "BREAK-GLASS"
+
+
+def request_admin_url(request_id: int) -> str:
+    """The request's admin page, or "" where that admin is not registered."""
+    try:
+        return reverse("admin:access_requests_accessrequest_change", args=[request_id])
+    except NoReverseMatch:
+        return ""
+
+
+class UnderFilter(admin.SimpleListFilter):
+    """Standing grant, approved window, or break-glass: what the session ran under."""
+
+    title = "ran under"
+    parameter_name = "under"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [
+            ("standing", "Standing grant"),
+            ("request", "Approved request"),
+            ("break_glass", "Break-glass"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "standing":
+            return queryset.filter(access_request__isnull=True)
+        if value == "request":
+            return queryset.filter(access_request__isnull=False, access_request__break_glass=False)
+        if value == "break_glass":
+            return queryset.filter(access_request__break_glass=True)
+        return queryset
 
 
 class CappedCountPaginator(Paginator):
@@ -99,6 +135,7 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
         "user_email",
         "account",
         "status",
+        "under_request",
         "failure_step",
         "error_code",
         "expires_at",
@@ -106,6 +143,7 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
     ]
     list_filter = [
         "status",
+        UnderFilter,
         "failure_step",
         # All choices come from the small related tables; RelatedOnlyFieldListFilter
         # would run SELECT DISTINCT over the whole history.
@@ -116,7 +154,7 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
     ]
     # Facet counts are COUNT(*)s over the whole history, one per choice.
     show_facets = admin.ShowFacets.NEVER
-    list_select_related = ["account__resource__project"]
+    list_select_related = ["account__resource__project", "access_request"]
     search_fields = ["user_email"]  # shows the box; the search itself is below
     search_help_text = (
         "Starts of an email, role session name, temporary access key id or assumed-role ARN."
@@ -127,7 +165,10 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
     # Rendering costs about a millisecond a row on a small machine; filters and the date
     # drill-down, not paging, are how history is read.
     list_per_page = 50
-    raw_id_fields = ["user", "account"]
+    raw_id_fields = ["user", "account", "access_request"]
+    # The request the session ran under, as its approvers saw it (see get_fieldsets).
+    request_fields = ["under_request", "request_reason", "request_ticket", "request_approvers"]
+    readonly_fields = request_fields
     actions = ["export_csv", "revoke_sessions"]
     change_list_template = "admin/sessions_app/consolesession/change_list.html"
     change_form_template = "admin/sessions_app/consolesession/change_form.html"
@@ -142,6 +183,65 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
             obj.pk,
             format_html(_("Select this object for an action - {}"), str(obj)),
         )
+
+    @admin.display(description="under request")
+    def under_request(self, obj: ConsoleSession) -> str:
+        """The request id (#12) linking to its page, flagged BREAK-GLASS; "—" if standing."""
+        if not obj.access_request_id:
+            return "—"
+        url = request_admin_url(obj.access_request_id)
+        label = f"#{obj.access_request_id}"
+        link = format_html('<a href="{}">{}</a>', url, label) if url else label
+        if obj.access_request.break_glass:
+            return format_html('{} <strong class="break-glass">{}</strong>', link, BREAK_GLASS_FLAG)
+        return link
+
+    def _request_of(self, obj: ConsoleSession) -> AccessRequest | None:
+        return obj.access_request if obj.access_request_id else None
+
+    @admin.display(description="request reason")
+    def request_reason(self, obj: ConsoleSession) -> str:
+        request = self._request_of(obj)
+        return request.reason if request else "— (standing grant)"
+
+    @admin.display(description="request ticket")
+    def request_ticket(self, obj: ConsoleSession) -> str:
+        request = self._request_of(obj)
+        return (request.ticket or "—") if request else "—"
+
+    @admin.display(description="approved by")
+    def request_approvers(self, obj: ConsoleSession) -> str:
+        request = self._request_of(obj)
+        if request is None:
+            return "—"
+        decisions = list(approvals().filter(request=request))
+        if not decisions:
+            return (
+                "nobody: break-glass, opened at once (approvers were notified)"
+                if request.break_glass
+                else "—"
+            )
+        return format_html_join(
+            mark_safe("<br>"),
+            "{} at {}{}",
+            (
+                (
+                    d.approver_name,
+                    timezone.localtime(d.created_at).strftime("%Y-%m-%d %H:%M:%S %Z"),
+                    f": {d.comment}" if d.comment else "",
+                )
+                for d in decisions
+            ),
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj: ConsoleSession | None = None) -> list:
+        # The request's own field is shown (linked, flagged) as under_request.
+        shown_apart = {*self.request_fields, "access_request"}
+        fields = [f for f in self.get_fields(request, obj) if f not in shown_apart]
+        return [
+            (None, {"fields": fields}),
+            ("Just-in-time access", {"fields": self.request_fields}),
+        ]
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
@@ -276,6 +376,9 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
         self, request: HttpRequest, context: dict, *args: Any, **kwargs: Any
     ) -> HttpResponse:
         context["can_revoke"] = self.has_revoke_permission(request)
+        original = context.get("original")
+        under = self._request_of(original) if original is not None else None
+        context["break_glass_request"] = under if under and under.break_glass else None
         return super().render_change_form(request, context, *args, **kwargs)
 
     def _csv_response(self, queryset: QuerySet) -> StreamingHttpResponse:

@@ -8,12 +8,15 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, filters, pagination, permissions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access_requests.models import AccessRequest
+from access_requests.selectors import windows_at
 from accounts.models import PamAccount
 from accounts.selectors import accounts_for_user
 from pam_project.api import NO_STORE
@@ -22,9 +25,11 @@ from pam_project.scopes import TokenScope, scope_allows
 
 from . import revocation
 from .access import AccessFailed, StepUpRequired, access_from_request
+from .exports import approvals_prefetch, approvers_of
 from .failures import failure_guidance, failure_status
-from .filters import SessionFilter
+from .filters import SessionFilter, WhoHadAccessForm
 from .models import ConsoleSession, FailureStep
+from .selectors import active_at_q
 
 
 class AccessSerializer(serializers.Serializer):
@@ -189,6 +194,26 @@ class SessionSerializer(serializers.ModelSerializer):
     resource_name = serializers.CharField(source="account.resource.name", read_only=True)
     project = serializers.IntegerField(source="account.resource.project_id", read_only=True)
     project_name = serializers.CharField(source="account.resource.project.name", read_only=True)
+    # Just-in-time access: the approved window (or break-glass) the session ran under.
+    # All null / false / empty for a session under a standing grant.
+    break_glass = serializers.SerializerMethodField(
+        help_text="Opened under a break-glass window (no approval beforehand)."
+    )
+    request_reason = serializers.CharField(
+        source="access_request.reason",
+        read_only=True,
+        allow_null=True,
+        help_text="The reason given in the request; null under a standing grant.",
+    )
+    request_ticket = serializers.CharField(
+        source="access_request.ticket",
+        read_only=True,
+        allow_null=True,
+        help_text="The request's ticket reference (may be empty); null under a standing grant.",
+    )
+    approvers = serializers.SerializerMethodField(
+        help_text="Who approved the request, in order (empty for break-glass and standing)."
+    )
 
     class Meta:
         model = ConsoleSession
@@ -223,8 +248,30 @@ class SessionSerializer(serializers.ModelSerializer):
             "revoked_by_name",
             "revoke_reason",
             "revocation_error",
+            "access_request",
+            "break_glass",
+            "request_reason",
+            "request_ticket",
+            "approvers",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "access_request": {
+                "help_text": "The access request whose window this ran under; null for a "
+                "standing grant."
+            }
+        }
+
+    @staticmethod
+    def _request(instance: ConsoleSession) -> AccessRequest | None:
+        return instance.access_request if instance.access_request_id else None
+
+    def get_break_glass(self, instance: ConsoleSession) -> bool:
+        request = self._request(instance)
+        return bool(request and request.break_glass)
+
+    def get_approvers(self, instance: ConsoleSession) -> list[str]:
+        return approvers_of(self._request(instance))
 
     def to_representation(self, instance: ConsoleSession) -> dict[str, Any]:
         # A list page is 100 rows of 25 fields; going through DRF's per-field machinery
@@ -232,6 +279,7 @@ class SessionSerializer(serializers.ModelSerializer):
         # ModelSerializer's own representation.
         account = instance.account
         resource = account.resource
+        request = self._request(instance)
         zone = timezone.get_current_timezone()
         return {
             "id": instance.pk,
@@ -264,7 +312,53 @@ class SessionSerializer(serializers.ModelSerializer):
             "revoked_by_name": instance.revoked_by_name,
             "revoke_reason": instance.revoke_reason,
             "revocation_error": instance.revocation_error,
+            "access_request": instance.access_request_id,
+            "break_glass": bool(request and request.break_glass),
+            "request_reason": request.reason if request else None,
+            "request_ticket": request.ticket if request else None,
+            "approvers": approvers_of(request),
         }
+
+
+class WindowSerializer(serializers.ModelSerializer):
+    """An approved window on an account: who could Access it, from when to when, why."""
+
+    approvers = serializers.SerializerMethodField(help_text="Who approved it, in order.")
+    # Plain text in the schema: a second enum named "status" beside the sessions' one
+    # would need its own ENUM_NAME_OVERRIDES entry.
+    status = serializers.CharField(
+        read_only=True, help_text="approved (open now), ended, or revoked (taken back early)."
+    )
+
+    class Meta:
+        model = AccessRequest
+        fields = [
+            "id",
+            "account",
+            "requester",
+            "requester_name",
+            "status",
+            "break_glass",
+            "reason",
+            "ticket",
+            "starts_at",
+            "ends_at",
+            "ended_at",
+            "approvers",
+        ]
+        read_only_fields = fields
+
+    def get_approvers(self, instance: AccessRequest) -> list[str]:
+        return approvers_of(instance)
+
+
+class WhoHadAccessSerializer(serializers.Serializer):
+    account = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    sessions = SessionSerializer(many=True, help_text="Console sessions live at `at`.")
+    windows = WindowSerializer(
+        many=True, help_text="Approved windows covering `at` (may Access; not a session)."
+    )
 
 
 class SessionCursorPagination(pagination.CursorPagination):
@@ -321,15 +415,70 @@ class SessionViewSet(viewsets.ReadOnlyModelViewSet):
             return _revocation_failed(failed)
         return Response(self.get_serializer(revoked).data, headers=NO_STORE)
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "account", OpenApiTypes.INT, required=True, description="PAM account id."
+            ),
+            OpenApiParameter(
+                "at", OpenApiTypes.DATETIME, required=True, description="The instant (ISO 8601)."
+            ),
+        ],
+        responses={
+            200: WhoHadAccessSerializer,
+            400: OpenApiResponse(description="No account, or `at` is not an ISO 8601 time."),
+        },
+        summary="Who had access to an account at an instant",
+    )
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    def who_had_access(self, request: Request) -> Response:
+        """Console sessions that gave access to the account at `at` (as the list's
+        `?account=&active_at=` filter), and the approved windows that covered `at`: the
+        people who could have opened one then, whether or not they did. Both as you may
+        see them (your own, or everyone's with the history permission)."""
+        form = WhoHadAccessForm(request.query_params)
+        if not form.is_valid():
+            raise exceptions.ValidationError(form.errors)
+        account_id, instant = form.cleaned_data["account"], form.cleaned_data["at"]
+        sessions = (
+            self.get_queryset()
+            .filter(account_id=account_id)
+            .filter(active_at_q(instant))
+            .order_by("activated_at", "id")
+        )
+        account = PamAccount.objects.filter(pk=account_id).first()
+        windows = (
+            (windows_at(account, instant) if account else AccessRequest.objects.none())
+            .restrict(request.user)
+            .prefetch_related(approvals_prefetch("decisions"))
+            .order_by("starts_at", "id")
+        )
+        body = {
+            "account": account_id,
+            "at": _iso(instant, timezone.get_current_timezone()),
+            "sessions": SessionSerializer(sessions, many=True).data,
+            "windows": WindowSerializer(windows, many=True).data,
+        }
+        return Response(body)
+
     def get_queryset(self) -> QuerySet[ConsoleSession]:
         # Of the joined account, resource and project the rows show only names and ids;
         # loading their other columns (timestamps, descriptions) cost a tenth of a page.
+        # The request a session ran under comes in the same join (its reason, ticket and
+        # break-glass flag) and its approvals in one more query per page.
         sessions = ConsoleSession.objects.restrict(self.request.user)
-        return sessions.select_related("account__resource__project").only(
-            *(field.name for field in ConsoleSession._meta.concrete_fields),
-            "account__name",
-            "account__resource",
-            "account__resource__name",
-            "account__resource__project",
-            "account__resource__project__name",
+        return (
+            sessions.select_related("account__resource__project", "access_request")
+            .only(
+                *(field.name for field in ConsoleSession._meta.concrete_fields),
+                "account__name",
+                "account__resource",
+                "account__resource__name",
+                "account__resource__project",
+                "account__resource__project__name",
+                "access_request__reason",
+                "access_request__ticket",
+                "access_request__break_glass",
+            )
+            .prefetch_related(approvals_prefetch())
         )

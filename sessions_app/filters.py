@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django_filters.fields import IsoDateTimeField
@@ -28,6 +29,13 @@ class UTCIsoDateTimeField(IsoDateTimeField):
             return parsed.astimezone(UTC)
         except (OverflowError, ValueError):
             raise ValidationError("Enter a time between years 1 and 9999.") from None
+
+
+class WhoHadAccessForm(forms.Form):
+    """The query of "who had access to account X at T" (the API's who_had_access)."""
+
+    account = forms.IntegerField(min_value=1, max_value=2**63 - 1, help_text="PAM account id.")
+    at = UTCIsoDateTimeField(help_text="The instant, ISO 8601.")
 
 
 class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
@@ -56,7 +64,8 @@ class SessionFilter(django_filters.FilterSet):
         method="filter_active_at",
         help_text=(
             "Sessions whose console access covered this instant (ISO 8601): activated at "
-            "or before it and not yet expired at it. Answers 'who held access at T'."
+            "or before it and not yet expired (or revoked) at it. Approved windows that "
+            "covered it (who could have opened one) are in sessions/who_had_access/."
         ),
     )
     access_key_id = django_filters.CharFilter(
