@@ -14,14 +14,31 @@ from pam_project.forms import form_changes
 from resources.policies import as_json, target_role_trust_policy
 
 from . import services, tokens
-from .forms import PamAccountForm
+from .forms import GrantForm, PamAccountForm
 from .models import AccountGrant, ApiToken, PamAccount
+
+ACCOUNT_MAIN_FIELDS = [
+    "resource",
+    "name",
+    "description",
+    "target_role_arn",
+    "session_duration",
+    "require_mfa",
+]
+ACCOUNT_JIT_FIELDS = [
+    "approver_users",
+    "approver_groups",
+    "approvals_required",
+    "max_window",
+    "break_glass",
+]
 
 
 class GrantInline(admin.TabularInline):
     model = AccountGrant
+    form = GrantForm
     extra = 1
-    fields = ["user", "group", "created_by", "created_at"]
+    fields = ["user", "group", "kind", "created_by", "created_at"]
     readonly_fields = ["created_by", "created_at"]
     autocomplete_fields = ["user", "group"]
     verbose_name = "grant"
@@ -33,17 +50,32 @@ class PamAccountAdmin(ServiceAdmin):
     form = PamAccountForm
     inlines = [GrantInline]
     list_display = ["name", "resource", "target_role_arn", "duration", "require_mfa"]
-    list_display += ["validated_at"]
-    list_filter = ["resource__project", "resource", "require_mfa"]
+    list_display += ["approvals_required", "window", "break_glass", "validated_at"]
+    list_filter = ["resource__project", "resource", "require_mfa", "break_glass"]
     list_select_related = ["resource__project"]
     search_fields = ["name", "target_role_arn", "resource__name", "resource__project__name"]
-    autocomplete_fields = ["resource"]
+    # Thousands of users do not fit in a select box: search them, as grants do.
+    autocomplete_fields = ["resource", "approver_users", "approver_groups"]
     readonly_fields = ["validated_at", "target_role_trust_policy"]
 
-    def get_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
-        editable = ["resource", "name", "description", "target_role_arn", "session_duration"]
-        editable += ["require_mfa"]
-        return editable if obj is None else [*editable, *self.readonly_fields]
+    def get_fieldsets(self, request: HttpRequest, obj: Model | None = None) -> list:
+        main = ACCOUNT_MAIN_FIELDS if obj is None else [*ACCOUNT_MAIN_FIELDS, *self.readonly_fields]
+        return [
+            (None, {"fields": main}),
+            (
+                "Just-in-time access",
+                {
+                    "fields": ACCOUNT_JIT_FIELDS,
+                    "description": "For eligible grants: who decides requests (never "
+                    "their own), how many approvals, the longest window, and whether "
+                    "break-glass may open one at once.",
+                },
+            ),
+        ]
+
+    @admin.display(description="longest window", ordering="max_window")
+    def window(self, obj: PamAccount) -> str:
+        return obj.max_window_text
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
         # An account never moves to another resource: its sessions' history refers to it.
@@ -111,6 +143,7 @@ class PamAccountAdmin(ServiceAdmin):
                     account=account,
                     user=grant_form.cleaned_data.get("user"),
                     group=grant_form.cleaned_data.get("group"),
+                    kind=grant_form.cleaned_data.get("kind"),
                     actor=request.user,
                 )
             )

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, Group, User
-from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,7 +25,7 @@ from resources.models import AwsIamResource
 
 from . import services, tokens
 from .forms import GrantForm, PamAccountForm
-from .models import AccountGrant, ApiToken, PamAccount
+from .models import AccountGrant, ApiToken, GrantKind, PamAccount
 from .selectors import accounts_for_user
 
 
@@ -37,7 +37,34 @@ class AccountSerializer(serializers.ModelSerializer):
         help_text="15m to 1h, written like 15m, 30m, 45m, 1h, 900s or 1h0m (or seconds)."
     )
     session_duration_seconds = serializers.IntegerField(source="session_duration", read_only=True)
+    approver_users = serializers.PrimaryKeyRelatedField(
+        many=True,
+        required=False,
+        queryset=User.objects.all(),
+        help_text="Ids of the users who decide access requests (never their own).",
+    )
+    approver_groups = serializers.PrimaryKeyRelatedField(
+        many=True,
+        required=False,
+        queryset=Group.objects.all(),
+        help_text="Ids of the groups whose members decide access requests.",
+    )
+    approvals_required = serializers.ChoiceField(
+        choices=[1, 2],
+        required=False,
+        help_text="1 (the default), or 2 from two different people.",
+    )
+    max_window = serializers.CharField(
+        required=False,
+        help_text="The longest window a request may ask for: 15m to 12h, written like 1h, "
+        "4h or 8h (or seconds); 4h if left out.",
+    )
+    max_window_seconds = serializers.IntegerField(source="max_window", read_only=True)
     granted = serializers.SerializerMethodField(help_text="Whether you may Access it.")
+    grant_kind = serializers.SerializerMethodField(
+        help_text='How you are granted it: "standing" (Access at any time), "eligible" '
+        "(Access inside an approved window: request one), or null (not granted)."
+    )
 
     class Meta:
         model = PamAccount
@@ -50,7 +77,14 @@ class AccountSerializer(serializers.ModelSerializer):
             "session_duration",
             "session_duration_seconds",
             "require_mfa",
+            "approver_users",
+            "approver_groups",
+            "approvals_required",
+            "max_window",
+            "max_window_seconds",
+            "break_glass",
             "granted",
+            "grant_kind",
             "validated_at",
             "created_at",
             "updated_at",
@@ -60,25 +94,42 @@ class AccountSerializer(serializers.ModelSerializer):
     def to_representation(self, instance: PamAccount) -> dict:
         data = super().to_representation(instance)
         data["session_duration"] = format_duration(instance.session_duration)
+        data["max_window"] = format_duration(instance.max_window)
         return data
 
+    def _grant_kinds(self) -> dict[int, str]:
+        """account id -> the caller's grant kind, read once per response."""
+        kinds = self.context.get("grant_kinds")
+        if kinds is None:
+            granted = accounts_for_user(self.context["request"].user)
+            kinds = {
+                pk: GrantKind.STANDING if standing else GrantKind.ELIGIBLE
+                for pk, standing in granted.values_list("pk", "standing")
+            }
+            self.context["grant_kinds"] = kinds
+        return kinds
+
     def get_granted(self, account: PamAccount) -> bool:
-        granted_ids = self.context.get("granted_ids")
-        if granted_ids is None:
-            granted_ids = set(
-                accounts_for_user(self.context["request"].user).values_list("pk", flat=True)
-            )
-            self.context["granted_ids"] = granted_ids
-        return account.pk in granted_ids
+        return account.pk in self._grant_kinds()
+
+    @extend_schema_field(
+        serializers.ChoiceField(choices=GrantKind.values, allow_null=True, read_only=True)
+    )
+    def get_grant_kind(self, account: PamAccount) -> str | None:
+        kind = self._grant_kinds().get(account.pk)
+        return None if kind is None else str(kind)
 
 
 class PamAccountUpdateForm(PamAccountForm):
     class Meta(PamAccountForm.Meta):
-        fields = ["name", "description", "target_role_arn", "session_duration", "require_mfa"]
+        fields = [f for f in PamAccountForm.Meta.fields if f != "resource"]
 
 
 class AccountViewSet(ServiceModelViewSet):
-    """PAM accounts. Saving validates the whole chain (both hops) against AWS."""
+    """PAM accounts. Saving validates the whole chain (both hops) against AWS. The
+    just-in-time fields (approver_users, approver_groups, approvals_required, max_window,
+    break_glass) change who decides requests and how long a window lasts, not what AWS
+    must allow: changing only them calls no AWS."""
 
     serializer_class = AccountSerializer
     queryset = PamAccount.objects.none()
@@ -90,6 +141,10 @@ class AccountViewSet(ServiceModelViewSet):
         return (
             PamAccount.objects.restrict(self.request.user)
             .select_related("resource__project")
+            .prefetch_related(
+                Prefetch("approver_users", queryset=User.objects.only("pk")),
+                Prefetch("approver_groups", queryset=Group.objects.only("pk")),
+            )
             .order_by("resource__project__name", "resource__name", "name")
         )
 
@@ -115,10 +170,16 @@ class GrantSerializer(serializers.ModelSerializer):
     group = serializers.PrimaryKeyRelatedField(
         queryset=Group.objects.all(), allow_null=True, required=False
     )
+    kind = serializers.ChoiceField(
+        choices=GrantKind.choices,
+        default=GrantKind.STANDING,
+        help_text="standing (the default): Access at any time; eligible: Access only inside "
+        "a window someone else approved (an access request).",
+    )
 
     class Meta:
         model = AccountGrant
-        fields = ["id", "account", "user", "group", "created_at", "created_by"]
+        fields = ["id", "account", "user", "group", "kind", "created_at", "created_by"]
         read_only_fields = ["created_at", "created_by"]
 
 
@@ -129,8 +190,9 @@ class GrantViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Who may Access which account: one user or one group per grant. To change a grant,
-    delete it and create another."""
+    """Who may Access which account: one user or one group per grant, standing (Access
+    at any time) or eligible (Access inside an approved request's window). To change a
+    grant, delete it and create another."""
 
     serializer_class = GrantSerializer
     permission_classes = [TokenScope, ModelPermissionsForWrites]

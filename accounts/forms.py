@@ -1,12 +1,26 @@
 from __future__ import annotations
 
-from django import forms
+from typing import Any
 
-from pam_project.durations import check_session_duration, format_duration, parse_duration
+from django import forms
+from django.db.models import Model
+
+from pam_project.durations import (
+    MAX_WINDOW_SECONDS,
+    check_session_duration,
+    check_window,
+    format_duration,
+    parse_duration,
+    parse_window,
+)
 from pam_project.forms import ServiceCheckedForm
 
 from . import services
-from .models import AccountGrant, PamAccount
+from .models import AccountGrant, GrantKind, PamAccount
+
+# The model's defaults: what a JSON body that leaves the field out means.
+DEFAULT_MAX_WINDOW = PamAccount._meta.get_field("max_window").default
+DEFAULT_APPROVALS = PamAccount._meta.get_field("approvals_required").default
 
 
 class SessionDurationField(forms.CharField):
@@ -28,11 +42,61 @@ class SessionDurationField(forms.CharField):
         return parse_duration(text)
 
 
+class MaxWindowField(forms.CharField):
+    """The longest window a request may ask for: `4h` in the form, 14400 in the model,
+    15m to 12h. Left out (or empty), it is the model's default."""
+
+    def prepare_value(self, value: object) -> object:
+        return format_duration(value) if isinstance(value, int) else value
+
+    def to_python(self, value: object) -> int | None:
+        if isinstance(value, int) and not isinstance(value, bool):
+            check_window(value, maximum=MAX_WINDOW_SECONDS)
+            return value
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return None
+        return parse_window(text, maximum=MAX_WINDOW_SECONDS)
+
+
+class IdsMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """A ModelMultipleChoiceField that also takes model instances, as the API's PATCH
+    fills in the fields a body leaves out (model_to_dict gives instances)."""
+
+    @staticmethod
+    def _ids(value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return [item.pk if isinstance(item, Model) else item for item in value]
+        return value
+
+    def clean(self, value: Any) -> Any:
+        return super().clean(self._ids(value))
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return super().has_changed(initial, self._ids(data))
+
+
 class PamAccountForm(ServiceCheckedForm):
     checked_fields = frozenset(services.ACCOUNT_CHECKED_FIELDS)
     session_duration = SessionDurationField(
         label="Session duration",
         help_text="15m to 1h, e.g. 15m, 30m, 45m, 1h, 900s or 1h0m.",
+    )
+    max_window = MaxWindowField(
+        label="Longest window",
+        required=False,
+        initial=DEFAULT_MAX_WINDOW,
+        help_text="The longest window a request may ask for: 15m to 12h, e.g. 1h, 4h, "
+        "8h (default 4h).",
+    )
+    approvals_required = forms.TypedChoiceField(
+        label="Approvals required",
+        choices=PamAccount._meta.get_field("approvals_required").choices,
+        coerce=int,
+        required=False,
+        empty_value=None,
+        initial=DEFAULT_APPROVALS,
+        help_text="1, or 2 from two different people. Nobody approves their own request.",
     )
 
     class Meta:
@@ -44,11 +108,28 @@ class PamAccountForm(ServiceCheckedForm):
             "target_role_arn",
             "session_duration",
             "require_mfa",
+            "approver_users",
+            "approver_groups",
+            "approvals_required",
+            "max_window",
+            "break_glass",
         ]
+        field_classes = {
+            "approver_users": IdsMultipleChoiceField,
+            "approver_groups": IdsMultipleChoiceField,
+        }
         widgets = {
             "target_role_arn": forms.TextInput(attrs={"size": 80}),
             "description": forms.Textarea(attrs={"rows": 2}),
         }
+
+    def clean_max_window(self) -> int:
+        value = self.cleaned_data.get("max_window")
+        return DEFAULT_MAX_WINDOW if value is None else value
+
+    def clean_approvals_required(self) -> int:
+        value = self.cleaned_data.get("approvals_required")
+        return DEFAULT_APPROVALS if value is None else value
 
     def run_check(self) -> None:
         services.account_check(
@@ -59,10 +140,34 @@ class PamAccountForm(ServiceCheckedForm):
         )
 
 
+class GrantKindField(forms.ChoiceField):
+    """standing (the default, also when left out) or eligible."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("choices", GrantKind.choices)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("initial", GrantKind.STANDING)
+        kwargs.setdefault(
+            "help_text",
+            "Standing: Access at any time. Eligible: Access only inside a window someone "
+            "else approved.",
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> str:
+        return super().clean(value) or GrantKind.STANDING
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        # A row that leaves the kind out means standing: an empty extra row stays empty.
+        return (data or GrantKind.STANDING) != (initial or GrantKind.STANDING)
+
+
 class GrantForm(forms.ModelForm):
+    kind = GrantKindField()
+
     class Meta:
         model = AccountGrant
-        fields = ["account", "user", "group"]
+        fields = ["account", "user", "group", "kind"]
 
     # "Exactly one of user or group" and uniqueness come from the model's constraints,
     # which ModelForm validation runs.

@@ -3,22 +3,38 @@ sessions_app/access.py.)"""
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Iterable
+from typing import Any, NoReturn
 
 from django.contrib.auth.models import AbstractUser, Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import delete_recorded, record_create, record_update, snapshot
+from audit.services import audit_record, delete_recorded, diff, record_create, snapshot
 from pam_project.db import save_unique
 from resources import aws
 from resources.models import AwsIamResource
 from resources.services import actor_session_name, check_failure_message
 
-from .models import AccountGrant, PamAccount
+from .models import AccountGrant, GrantKind, PamAccount
 
-ACCOUNT_FIELDS = {"name", "description", "target_role_arn", "session_duration", "require_mfa"}
+# Who decides requests on the account: many-to-many, set by the service after the row is
+# saved, and audited as sorted id lists in the same record as the other fields.
+ACCOUNT_APPROVER_FIELDS = ("approver_users", "approver_groups")
+ACCOUNT_FIELDS = {
+    "name",
+    "description",
+    "target_role_arn",
+    "session_duration",
+    "require_mfa",
+    # Just-in-time access: they change who decides and how long a window lasts, not
+    # what AWS must allow, so they are not re-validated against AWS.
+    "approvals_required",
+    "max_window",
+    "break_glass",
+    *ACCOUNT_APPROVER_FIELDS,
+}
 # Changing these changes what AWS must allow, so saving re-validates the chain.
 ACCOUNT_CHECKED_FIELDS = {"target_role_arn", "session_duration"}
 
@@ -101,8 +117,43 @@ ACCOUNT_AUDIT = [
     "target_role_arn",
     "session_duration",
     "require_mfa",
+    "approvals_required",
+    "max_window",
+    "break_glass",
 ]
-GRANT_AUDIT = ["account", "user", "group"]
+GRANT_AUDIT = ["account", "user", "group", "kind"]
+
+
+def account_snapshot(account: PamAccount) -> dict[str, Any]:
+    """What the audit records of an account: its fields, and its approvers as sorted id
+    lists (audit's snapshot reads attributes, which for a many-to-many is a manager)."""
+    data = snapshot(account, ACCOUNT_AUDIT)
+    for name in ACCOUNT_APPROVER_FIELDS:
+        related = getattr(account, name)
+        data[name] = sorted(related.values_list("pk", flat=True)) if account.pk else []
+    return data
+
+
+def _approver_ids(name: str, values: Iterable[Any] | None) -> list[int]:
+    """Users or groups (or their ids) as a sorted id list; ids that name nobody are a
+    ValidationError on the field."""
+    model = PamAccount._meta.get_field(name).related_model
+    pks = [getattr(value, "pk", value) for value in values or ()]
+    if not all(isinstance(pk, int) and not isinstance(pk, bool) for pk in pks):
+        raise ValidationError({name: f"A list of {model._meta.verbose_name} ids."})
+    ids = sorted(set(pks))
+    found = set(model.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    missing = [value for value in ids if value not in found]
+    if missing:
+        raise ValidationError(
+            {name: f"No {model._meta.verbose_name} with id {', '.join(map(str, missing))}."}
+        )
+    return ids
+
+
+def _set_approvers(account: PamAccount, approvers: dict[str, list[int]]) -> None:
+    for name, ids in approvers.items():
+        getattr(account, name).set(ids)
 
 
 def account_create(
@@ -113,6 +164,11 @@ def account_create(
     session_duration: int,
     description: str = "",
     require_mfa: bool = False,
+    approver_users: Iterable[AbstractUser | int] | None = None,
+    approver_groups: Iterable[Group | int] | None = None,
+    approvals_required: int = 1,
+    max_window: int = 4 * 3600,
+    break_glass: bool = False,
     actor: AbstractUser,
     checked: bool = False,
 ) -> PamAccount:
@@ -127,8 +183,15 @@ def account_create(
         target_role_arn=target_role_arn.strip(),
         session_duration=session_duration,
         require_mfa=require_mfa,
+        approvals_required=approvals_required,
+        max_window=max_window,
+        break_glass=break_glass,
     )
     account.full_clean()
+    approvers = {
+        "approver_users": _approver_ids("approver_users", approver_users),
+        "approver_groups": _approver_ids("approver_groups", approver_groups),
+    }
     if not checked:
         account_check(
             resource=resource,
@@ -139,7 +202,10 @@ def account_create(
     account.validated_at = timezone.now()
     with transaction.atomic():
         save_unique(account, "name")
-        record_create(account, ACCOUNT_AUDIT, actor)
+        _set_approvers(account, approvers)
+        audit_record(
+            actor=actor, action="create", instance=account, changes=account_snapshot(account)
+        )
     return account
 
 
@@ -149,7 +215,13 @@ def account_update(
     for name in changes:
         if name not in ACCOUNT_FIELDS:
             raise ValidationError({name: "This field cannot be changed."})
-    before = snapshot(account, ACCOUNT_AUDIT)
+    approvers = {
+        name: _approver_ids(name, changes.pop(name))
+        for name in ACCOUNT_APPROVER_FIELDS
+        if name in changes
+    }
+    before = account_snapshot(account)
+    approvers = {name: ids for name, ids in approvers.items() if ids != before[name]}
     changed = {f for f, v in changes.items() if getattr(account, f) != v}
     for name in changed:
         value = changes[name]
@@ -170,7 +242,13 @@ def account_update(
         account.validated_at = timezone.now()
     with transaction.atomic():
         save_unique(account, "name")
-        record_update(account, before, ACCOUNT_AUDIT, actor)
+        _set_approvers(account, approvers)
+        # One record for the fields and the approvers: the change as the admin saved it.
+        after = account_snapshot(account)
+        if diff(before, after):
+            audit_record(
+                actor=actor, action="update", instance=account, changes=diff(before, after)
+            )
     return account
 
 
@@ -179,9 +257,14 @@ def grant_create(
     account: PamAccount,
     user: AbstractUser | None = None,
     group: Group | None = None,
+    kind: str = GrantKind.STANDING,
     actor: AbstractUser,
 ) -> AccountGrant:
-    grant = AccountGrant(account=account, user=user, group=group, created_by=actor)
+    """Grant `account` to one user or one group: `kind` standing (Access at any time) or
+    eligible (Access only inside an approved window)."""
+    grant = AccountGrant(
+        account=account, user=user, group=group, kind=kind or GrantKind.STANDING, created_by=actor
+    )
     grant.full_clean()
     try:
         with transaction.atomic():
@@ -197,11 +280,22 @@ def grant_delete(*, grant: AccountGrant, actor: AbstractUser) -> None:
 
 
 def account_delete(*, account: PamAccount, actor: AbstractUser) -> None:
-    """Delete an account nobody has used: Console Sessions are history and keep theirs."""
+    """Delete an account nobody has used: Console Sessions and access requests are
+    history and keep theirs."""
     if account.console_sessions.exists():
         raise ValidationError(
             "This account has console sessions, which are kept as history: it cannot be "
             "deleted. Remove its grants to stop further Access.",
             code="in_use",
         )
-    delete_recorded(account, ACCOUNT_AUDIT, actor)
+    if account.access_requests.exists():
+        raise ValidationError(
+            "This account has access requests, which are kept as history: it cannot be "
+            "deleted. Remove its grants to stop further requests and Access.",
+            code="in_use",
+        )
+    with transaction.atomic():
+        audit_record(
+            actor=actor, action="delete", instance=account, changes=account_snapshot(account)
+        )
+        account.delete()

@@ -8,6 +8,9 @@ Session, since it needs that iteration's credentials, which is also what the app
 and a reused `requests` Session.
 A third request per iteration, GET /healthz on the same gunicorn, gives the floor any
 request pays (HTTP, middleware, one query), to tell it from the Access's own work.
+A fourth, the same member's Access to a second account through an eligible grant inside
+an approved window (just-in-time access: one more query for the window, and the
+session's duration capped by it), is compared with the standing Access of the first.
 Both hit the same local STS (moto's server behind the trust-policy gate) and the same
 federation stand-in, interleaved A B A B, sequentially (one request at a time).
 
@@ -26,6 +29,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -93,6 +97,34 @@ class BareChain:
         assert answer.status_code == 200 and answer.json()["SigninToken"]
 
 
+# The member (load0) becomes eligible for the demo's `admin` account, and `approver`
+# approves a 4-hour window for them: the bench's window Access runs inside it.
+WINDOW_SETUP = """
+from django.contrib.auth.models import User
+from access_requests import services
+from accounts.models import AccountGrant, PamAccount
+member, approver = User.objects.get(username="load0"), User.objects.get(username="approver")
+account = PamAccount.objects.get(name="admin")
+AccountGrant.objects.update_or_create(account=account, user=member, defaults={"kind": "eligible"})
+request = services.request_create(requester=member, account=account, reason="bench",
+                                  duration_seconds=4 * 3600)
+services.request_decide(request=request, approver=approver, approve=True)
+print(account.pk)
+"""
+
+
+def open_window(stack: LiveStack) -> int:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", WINDOW_SETUP],
+        cwd=ROOT,
+        env=stack.env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return int(out.split()[-1])
+
+
 def queries_per_access(stack: LiveStack) -> tuple[int, list[str]]:
     """Run one Access in this process against the stack's database and count its SQL."""
     os.environ.update(stack.env)
@@ -151,9 +183,11 @@ def main() -> None:
         access_url = f"{stack.url}/accounts/{stack.account_id}/access/"
         form = {"csrfmiddlewaretoken": member.cookies["csrftoken"]}
         referer = {"Referer": f"{stack.url}/"}
+        window_url = f"{stack.url}/accounts/{open_window(stack)}/access/"
         app_ms: list[float] = []
         bare_ms: list[float] = []
         floor_ms: list[float] = []
+        window_ms: list[float] = []
         for i in range(args.warmup + args.iterations):
             # Keep-alive on both sides: the requests follow each other well within
             # gunicorn's keep-alive window, and the bare side reuses its connections too.
@@ -170,10 +204,17 @@ def main() -> None:
             health = member.get(f"{stack.url}/healthz", timeout=60)
             floor = (time.perf_counter() - started) * 1000
             assert health.status_code == 200, health.status_code
+            started = time.perf_counter()
+            response = member.post(
+                window_url, data=form, headers=referer, allow_redirects=False, timeout=60
+            )
+            window = (time.perf_counter() - started) * 1000
+            assert response.status_code == 302, response.status_code
             if i >= args.warmup:
                 app_ms.append(app)
                 bare_ms.append(plain)
                 floor_ms.append(floor)
+                window_ms.append(window)
         count, sql = queries_per_access(stack)
 
     app_median, bare_median = statistics.median(app_ms), statistics.median(bare_ms)
@@ -194,6 +235,9 @@ def main() -> None:
         f"http_floor_median: {statistics.median(floor_ms):.1f} ms "
         "(GET /healthz on the same gunicorn: HTTP, middleware, one query)"
     )
+    window_median = statistics.median(window_ms)
+    print(f"access_window_median: {window_median:.1f} ms")
+    print(f"access_window_minus_standing_median: {window_median - app_median:.1f} ms (target <= 2)")
     print(f"access_sql_queries: {count} queries")
     for line in sql:
         print(f"#   {line}")

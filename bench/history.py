@@ -69,6 +69,7 @@ INSERT INTO sessions_app_consolesession (
     user_id, user_email, account_id, target_role_arn, resource_role_arn,
     role_session_name, duration_seconds, status, failure_step, error_code,
     error_message, client_ip, user_agent, assumed_role_arn, access_key_id,
+    assumed_role_id, revoked_by_name, revoke_reason, revocation_error,
     created_at, activated_at, expires_at, ended_at)
 SELECT u.id, u.email, a.id, a.target_role_arn, %(resource_arn)s,
        u.email, a.duration_seconds,
@@ -84,6 +85,8 @@ SELECT u.id, u.email, a.id, a.target_role_arn, %(resource_arn)s,
        CASE WHEN s.failed THEN ''
             ELSE 'arn:aws:sts::210987654321:assumed-role/' || a.name || '/' || u.email END,
        CASE WHEN s.failed THEN '' ELSE 'ASIA' || upper(substr(md5(s.g::text), 1, 16)) END,
+       CASE WHEN s.failed THEN '' ELSE 'AROAEXAMPLE' || a.id || ':' || u.email END,
+       '', '', '',
        s.created,
        CASE WHEN s.failed THEN NULL ELSE s.created + interval '400 ms' END,
        CASE WHEN s.failed THEN NULL

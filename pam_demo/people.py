@@ -1,10 +1,12 @@
 """The demo identity provider's people (pam_demo/run.py starts it; seed.py grants).
 
-sam is in the group granted readonly and admin; robin is in no group, so signs in to no
-access. No Django here: the runner reads it before Django is set up.
+sam is in the group granted readonly (standing) and admin (eligible: by request); robin
+is in the group that approves admin requests, and may Access nothing. No Django here:
+the runner reads it before Django is set up.
 """
 
 SSO_GROUP = "demo-ops"
+SSO_APPROVERS = "demo-approvers"
 SSO_PEOPLE = [
     {
         "sub": "sam",
@@ -17,7 +19,7 @@ SSO_PEOPLE = [
         "sub": "robin",
         "email": "robin.sso@example.com",
         "name": "Robin Sso",
-        "groups": [],
+        "groups": [SSO_APPROVERS],
         "email_verified": True,
     },
 ]

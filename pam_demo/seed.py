@@ -17,9 +17,9 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 
 from accounts import services as account_services
-from accounts.models import AccountGrant, PamAccount
+from accounts.models import AccountGrant, GrantKind, PamAccount
 from identity.models import IdpGroup, SsoIdentity
-from pam_demo.people import SSO_GROUP
+from pam_demo.people import SSO_APPROVERS, SSO_GROUP
 from resources import aws
 from resources import services as resource_services
 from resources.models import AwsIamResource, Project
@@ -34,7 +34,12 @@ RESOURCE = "sandbox"
 ACCOUNTS = [
     # (name, role name, duration, description)
     ("readonly", "pam-demo-readonly", 1800, "Look around: ReadOnlyAccess in the sandbox."),
-    ("admin", "pam-demo-admin", 900, "Break-glass administrator, 15 minutes at a time."),
+    (
+        "admin",
+        "pam-demo-admin",
+        900,
+        "Administrator: ask for a window (approved by someone else), or break-glass.",
+    ),
 ]
 BROKEN = (
     "broken",
@@ -118,6 +123,7 @@ def seed(logins_file: Path = LOGINS_FILE) -> dict[str, str]:
         )
     demo = _user("demo", "demo.user@example.com", logins)
     _user("visitor", "visitor@example.com", logins)
+    approver = _user("approver", "approver@example.com", logins)
     for name, role, duration, description in ACCOUNTS:
         account = PamAccount.objects.filter(resource=resource, name=name).first()
         if account is None:
@@ -129,7 +135,18 @@ def seed(logins_file: Path = LOGINS_FILE) -> dict[str, str]:
                 session_duration=duration,
                 actor=admin,
             )
-        AccountGrant.objects.get_or_create(account=account, user=demo)
+        # readonly: standing (Access at any time); admin: eligible, so the demo walks
+        # the whole just-in-time loop: request, approval by `approver`, window, end.
+        kind = GrantKind.ELIGIBLE if name == "admin" else GrantKind.STANDING
+        AccountGrant.objects.update_or_create(account=account, user=demo, defaults={"kind": kind})
+        if name == "admin":
+            account_services.account_update(
+                account=account,
+                actor=admin,
+                break_glass=True,
+                max_window=4 * 3600,
+                approver_users=[approver],
+            )
     name, role, duration, description = BROKEN
     # Saved directly: the services would (rightly) refuse a Target Role that AWS denies.
     broken, _ = PamAccount.objects.get_or_create(
@@ -145,7 +162,16 @@ def seed(logins_file: Path = LOGINS_FILE) -> dict[str, str]:
     if settings.PAM_OIDC_ISSUER:
         group = _idp_group(SSO_GROUP, settings.PAM_OIDC_ISSUER)
         for account in PamAccount.objects.filter(resource=resource, name__in=["readonly", "admin"]):
-            AccountGrant.objects.get_or_create(account=account, group=group)
+            kind = GrantKind.ELIGIBLE if account.name == "admin" else GrantKind.STANDING
+            AccountGrant.objects.update_or_create(
+                account=account, group=group, defaults={"kind": kind}
+            )
+            if account.name == "admin":
+                account_services.account_update(
+                    account=account,
+                    actor=admin,
+                    approver_groups=[_idp_group(SSO_APPROVERS, settings.PAM_OIDC_ISSUER)],
+                )
     logins_file.parent.mkdir(parents=True, exist_ok=True)
     logins_file.touch(mode=0o600)
     logins_file.write_text("".join(f"{u} {p}\n" for u, p in logins.items()))
@@ -155,12 +181,13 @@ def seed(logins_file: Path = LOGINS_FILE) -> dict[str, str]:
 def banner() -> list[str]:
     logins = seed()
     return [
-        f"Demo user (granted readonly, admin, broken): demo / {logins['demo']}",
+        f"Demo user (readonly, broken; admin by request): demo / {logins['demo']}",
+        f"Demo approver (decides admin requests): approver / {logins['approver']}",
         f"Demo outsider (granted nothing): visitor / {logins['visitor']}",
         *(
             [
-                f"Sign in with the demo IdP as sam (group {SSO_GROUP}: readonly, admin) "
-                "or robin (no group, no access)"
+                f"Sign in with the demo IdP as sam (group {SSO_GROUP}: readonly; admin by "
+                f"request) or robin (group {SSO_APPROVERS}: approves admin requests)"
             ]
             if settings.PAM_OIDC_ISSUER
             else []

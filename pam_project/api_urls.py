@@ -2,6 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from access_requests.api import RequestViewSet
 from accounts.api import AccountViewSet, GrantViewSet, TokenViewSet
 from resources.api import ProjectViewSet, ResourceViewSet
 from sessions_app.api import AccessViewSet, SessionViewSet
@@ -14,6 +15,7 @@ router.register("resources", ResourceViewSet, basename="resource")
 router.register("accounts", AccessViewSet, basename="account-access")
 router.register("accounts", AccountViewSet, basename="account")
 router.register("grants", GrantViewSet, basename="grant")
+router.register("requests", RequestViewSet, basename="request")
 router.register("sessions", SessionViewSet, basename="session")
 router.register("tokens", TokenViewSet, basename="token")
 

@@ -573,5 +573,13 @@ def test_the_api_root_lists_every_collection(db, bob):
     client = APIClient()
     client.force_login(bob)
     body = client.get("/api/v1/").json()
-    assert sorted(body) == ["accounts", "grants", "projects", "resources", "sessions", "tokens"]
+    assert sorted(body) == [
+        "accounts",
+        "grants",
+        "projects",
+        "requests",
+        "resources",
+        "sessions",
+        "tokens",
+    ]
     assert body["accounts"].endswith("/api/v1/accounts/")

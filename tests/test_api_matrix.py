@@ -248,6 +248,37 @@ DETAIL = [
         {"admin": 201, "ops": 403, "member": 403, "outsider": 403, "anonymous": 401},
     ),
     (
+        "post",
+        "/api/v1/grants/",
+        {"account": "{C}", "user": "{member}", "kind": "eligible"},
+        {"admin": 201, "ops": 403, "member": 403, "outsider": 403, "anonymous": 401},
+    ),
+    # Just-in-time configuration of an account: admins only, validated before anything.
+    (
+        "patch",
+        "/api/v1/accounts/{A}/",
+        {
+            "approver_users": ["{outsider}"],
+            "approver_groups": [],
+            "approvals_required": 2,
+            "max_window": "2h",
+            "break_glass": True,
+        },
+        {"admin": 200, "ops": 403, "member": 403, "outsider": 403, "anonymous": 401},
+    ),
+    (
+        "patch",
+        "/api/v1/accounts/{A}/",
+        {"max_window": "13h"},
+        {"admin": 400, "ops": 403, "member": 403, "outsider": 403, "anonymous": 401},
+    ),
+    (
+        "patch",
+        "/api/v1/accounts/{B}/",
+        {"approvals_required": 3},
+        {"admin": 400, "ops": 403, "member": 403, "outsider": 403, "anonymous": 401},
+    ),
+    (
         "delete",
         "/api/v1/grants/{grant_b}/",
         None,
@@ -330,6 +361,8 @@ def fill(template, world):
     refs.update({role: getattr(user, "pk", None) for role, user in world["users"].items()})
     if isinstance(template, dict):
         return {k: fill(v, world) for k, v in template.items()}
+    if isinstance(template, list):
+        return [fill(v, world) for v in template]
     if isinstance(template, str) and template.startswith("{") and template.endswith("}"):
         return refs[template[1:-1]]
     return template.format(**refs) if isinstance(template, str) else template
@@ -368,3 +401,215 @@ def test_access_to_a_require_mfa_account_answers_each_caller_exactly(world, fede
     assert response.status_code == MFA_ACCESS.get(role, 403), response.content
     if role.startswith("member"):
         assert "require_mfa" in response.json()["detail"]
+
+
+# --- Just-in-time access requests -------------------------------------------------------
+# Their own cast: the requester (bob, eligible), the account's two approvers, ops with the
+# request history permission, the admin (a superuser: may decide anyone's request but
+# their own), an outsider, nobody; and tokens of scope read.
+REQUEST_ROLES = [
+    "requester",
+    "approver",
+    "second approver",
+    "ops",
+    "admin",
+    "outsider",
+    "anonymous",
+    "requester read token",
+    "approver read token",
+]
+
+
+@pytest.fixture
+def jit_world(world):
+    """On resource R: accounts E, G, H that bob is eligible for, decided by pat and
+    quinn. bob has a pending request on E and an approved window on G; dave a pending
+    request on F (on S, approved by nobody in the cast). H is free for a new request."""
+    from access_requests import services
+    from access_requests.models import AccessRequest
+    from accounts.models import GrantKind
+
+    bob, dave = world["users"]["member"], world["dave_session"].user
+    world["users"]["ops"].user_permissions.add(
+        Permission.objects.get(codename="view_accessrequest")
+    )
+    pat = UserFactory(username="pat")
+    quinn = UserFactory(username="quinn")
+    accounts = {}
+    for name in ("E", "G", "H"):
+        accounts[name] = AccountFactory(resource=world["R"], name=name)
+        GrantFactory(account=accounts[name], user=bob, kind=GrantKind.ELIGIBLE)
+        accounts[name].approver_users.add(pat, quinn)
+    accounts["F"] = AccountFactory(resource=world["S"], name="F")
+    GrantFactory(account=accounts["F"], user=dave, kind=GrantKind.ELIGIBLE)
+
+    def ask(user, account):
+        return services.request_create(
+            requester=user, account=account, reason="matrix", duration_seconds=3600
+        )
+
+    window = services.request_decide(request=ask(bob, accounts["G"]), approver=pat, approve=True)
+    users = {
+        "requester": bob,
+        "approver": pat,
+        "second approver": quinn,
+        "ops": world["users"]["ops"],
+        "admin": world["users"]["admin"],
+        "outsider": world["users"]["outsider"],
+        "anonymous": None,
+    }
+    refs = {
+        "E": accounts["E"].pk,
+        "G": accounts["G"].pk,
+        "H": accounts["H"].pk,
+        "bob_request": ask(bob, accounts["E"]).pk,
+        "bob_window": window.pk,
+        "dave_request": ask(dave, accounts["F"]).pk,
+    }
+    assert AccessRequest.objects.count() == 3
+    return {"users": users, "refs": refs}
+
+
+def request_client(jit_world, role):
+    client = APIClient()
+    if role.endswith("read token"):
+        user = jit_world["users"][role.removesuffix(" read token")]
+        _, raw = token_create(user=user, name="matrix", scope="read")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    elif jit_world["users"][role] is not None:
+        client.force_login(jit_world["users"][role])
+    return client
+
+
+def _everyone(answer, **exceptions):
+    """`answer` for every signed-in role, 401 for nobody, with the named exceptions
+    (role names with spaces written with underscores)."""
+    expected = {role: answer for role in REQUEST_ROLES}
+    expected["anonymous"] = 401
+    expected.update({role.replace("_", " "): code for role, code in exceptions.items()})
+    return expected
+
+
+REQUEST_LISTS = {
+    "requester": {"bob_request", "bob_window"},
+    "approver": {"bob_request", "bob_window"},
+    "second approver": {"bob_request", "bob_window"},
+    "ops": {"bob_request", "bob_window", "dave_request"},
+    "admin": {"bob_request", "bob_window", "dave_request"},
+    "outsider": set(),
+    "requester read token": {"bob_request", "bob_window"},
+    "approver read token": {"bob_request", "bob_window"},
+}
+
+
+@pytest.mark.parametrize("role", REQUEST_ROLES)
+def test_the_request_list_shows_exactly_the_callers_scope(jit_world, role):
+    response = request_client(jit_world, role).get("/api/v1/requests/")
+    if role == "anonymous":
+        assert response.status_code == 401
+        return
+    assert ids(response) == {jit_world["refs"][key] for key in REQUEST_LISTS[role]}
+
+
+# Deciding: the requester never decides their own (403); ops see but may not decide
+# (403); the outsider does not see (404); a read token may look but not act (403); a
+# request no longer pending is a conflict (409) for those who may decide it.
+DECIDE = {"requester": 403, "ops": 403, "outsider": 404}
+READ_TOKENS = {"requester_read_token": 403, "approver_read_token": 403}
+REQUEST_DETAIL = [
+    ("get", "/api/v1/requests/{bob_request}/", None, _everyone(200, outsider=404)),
+    (
+        "get",
+        "/api/v1/requests/{dave_request}/",
+        None,
+        _everyone(404, ops=200, admin=200),
+    ),
+    (
+        "post",
+        "/api/v1/requests/",
+        {"account": "{H}", "reason": "matrix", "duration": "1h"},
+        # Only an eligible person may ask: for anyone else the account is a 404.
+        _everyone(404, requester=201, **READ_TOKENS),
+    ),
+    (
+        "post",
+        "/api/v1/requests/",
+        {"account": "{H}", "reason": "matrix", "duration": "13h"},
+        _everyone(404, requester=400, **READ_TOKENS),
+    ),
+    (
+        "post",
+        "/api/v1/requests/{bob_request}/approve/",
+        {"comment": "ok"},
+        _everyone(200, **DECIDE, **READ_TOKENS),
+    ),
+    (
+        "post",
+        "/api/v1/requests/{bob_request}/deny/",
+        {"comment": "no"},
+        _everyone(200, **DECIDE, **READ_TOKENS),
+    ),
+    (
+        "post",
+        "/api/v1/requests/{bob_window}/approve/",
+        None,
+        _everyone(409, **DECIDE, **READ_TOKENS),
+    ),
+    (
+        "post",
+        "/api/v1/requests/{dave_request}/approve/",
+        None,
+        # Only the admin may decide it (the global decide permission); ops see it.
+        _everyone(404, admin=200, ops=403, **READ_TOKENS),
+    ),
+    (
+        "post",
+        "/api/v1/requests/{bob_request}/cancel/",
+        None,
+        _everyone(403, requester=200, outsider=404, **READ_TOKENS),
+    ),
+    (
+        "post",
+        "/api/v1/requests/{bob_request}/revoke/",
+        None,
+        # Pending, not a window: those who may revoke get 409.
+        _everyone(409, **DECIDE, **READ_TOKENS),
+    ),
+    (
+        "post",
+        "/api/v1/requests/{bob_window}/revoke/",
+        {"comment": "incident over"},
+        _everyone(200, **DECIDE, **READ_TOKENS),
+    ),
+    (
+        "post",
+        "/api/v1/requests/{bob_window}/cancel/",
+        None,
+        _everyone(403, requester=200, outsider=404, **READ_TOKENS),
+    ),
+    # Never edited or deleted; wrong methods tell nothing about existence (a read token
+    # is refused a write by its scope first).
+    ("delete", "/api/v1/requests/{bob_request}/", None, _everyone(405, **READ_TOKENS)),
+    ("patch", "/api/v1/requests/{bob_request}/", {"reason": "x"}, _everyone(405, **READ_TOKENS)),
+    ("get", "/api/v1/requests/{bob_request}/approve/", None, _everyone(405)),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "expected"),
+    REQUEST_DETAIL,
+    ids=[
+        f"{m.upper()} {u}" + (f" {b['duration']}" if b and "duration" in b else "")
+        for m, u, b, _ in REQUEST_DETAIL
+    ],
+)
+@pytest.mark.parametrize("role", REQUEST_ROLES)
+def test_every_request_endpoint_answers_each_caller_exactly(
+    jit_world, method, url, body, expected, role
+):
+    refs = jit_world["refs"]
+    path = url.format(**refs)
+    if isinstance(body, dict):
+        body = {k: refs[v[1:-1]] if str(v).startswith("{") else v for k, v in body.items()}
+    response = getattr(request_client(jit_world, role), method)(path, body, format="json")
+    assert response.status_code == expected[role], response.content
