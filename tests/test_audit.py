@@ -67,7 +67,12 @@ def test_grants_and_deletions_are_recorded(api, bob, aws):
     api.delete(f"/api/v1/accounts/{account.pk}/")
     created, revoked, deleted = events()
     assert (created["action"], created["object_type"]) == ("create", "accounts.accountgrant")
-    assert created["changes"] == {"account": account.pk, "user": bob.pk, "group": None}
+    assert created["changes"] == {
+        "account": account.pk,
+        "user": bob.pk,
+        "group": None,
+        "kind": "standing",
+    }
     assert (revoked["action"], revoked["object_type"]) == ("delete", "accounts.accountgrant")
     assert (deleted["action"], deleted["object_type"]) == ("delete", "accounts.pamaccount")
     assert deleted["changes"]["name"] == account.name

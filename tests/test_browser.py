@@ -127,7 +127,9 @@ def sign_in(page: Page, base: str, username: str, password: str = PASSWORD) -> N
 def choose(page: Page, field_id: str, text: str) -> None:
     """Pick `text` in one of the admin's autocomplete (select2) fields."""
     page.locator(f"#{field_id} + .select2 .select2-selection").click()
-    page.locator(".select2-search__field").fill(text)
+    # The open dropdown's own search box (multi-selects, such as approvers, have one
+    # inline in each field as well).
+    page.locator(".select2-dropdown .select2-search__field").fill(text)
     page.locator(".select2-results__option", has_text=text).first.click()
 
 

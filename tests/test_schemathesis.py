@@ -3,7 +3,8 @@ whatever schemathesis sends (valid and invalid input), as an admin with a token,
 answer is a server error.
 
 Access (POST /accounts/{id}/access/) succeeds here (moto and a mocked federation
-endpoint), so its documented 502/503 answers for AWS failures do not occur.
+endpoint), and so do revocations (the Target Role exists in moto's IAM), so their
+documented 502/503 answers for AWS failures do not occur.
 
 schemathesis's own pytest plugin does not run on pytest 9 yet, so operations are driven
 through its strategies directly.
@@ -23,6 +24,7 @@ from schemathesis.checks import not_a_server_error
 from accounts import tokens
 
 from .factories import AccountFactory, ConsoleSessionFactory, GrantFactory
+from .test_revocation import target as target  # the Target Role, in moto's IAM
 
 MAX_EXAMPLES = 20
 
@@ -38,7 +40,7 @@ def wsgi_app(db):
     signals.request_finished.connect(close_old_connections)
 
 
-def test_no_request_makes_the_api_fail(wsgi_app, alice, federation):
+def test_no_request_makes_the_api_fail(wsgi_app, alice, federation, target):
     account = AccountFactory()
     GrantFactory(account=account, user=alice)
     ConsoleSessionFactory(user=alice, account=account)
