@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -15,17 +16,29 @@ from pam_project.querysets import may
 from .models import OPEN_STATUSES, AccessRequest, RequestStatus, approver_q
 
 
-def open_window(
-    user: AbstractBaseUser, account: PamAccount, now: datetime | None = None
-) -> AccessRequest | None:
-    """The approved window `user` is inside on `account` right now, if any (one query,
-    on the request_open_idx index)."""
-    return (
-        AccessRequest.objects.filter(requester=user, account=account)
-        .open_windows(now)
-        .order_by("ends_at")
-        .last()
-    )
+def open_window_end(
+    user_id: int, account_id: int, now: datetime | None = None
+) -> tuple[int, datetime] | None:
+    """(id, ends_at) of the approved window `user_id` is inside on `account_id` right
+    now, if any. Plain SQL on the one-open-request index, because this runs inside every Access
+    of an eligible grant and the ORM's query building costs more than the query
+    (measured in-process on PostgreSQL: 1.1-1.4 ms through the ORM, 0.25 ms so;
+    bench/access.py `access_window_minus_standing_median`)."""
+    now = now or timezone.now()
+    table = AccessRequest._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, ends_at FROM {table} WHERE requester_id = %s AND account_id = %s "  # noqa: S608 (our own table name)
+            "AND status = %s AND starts_at <= %s AND ends_at > %s ORDER BY ends_at DESC LIMIT 1",
+            [user_id, account_id, RequestStatus.APPROVED.value, now, now],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    ends_at = row[1]
+    if timezone.is_naive(ends_at):  # SQLite hands back naive UTC
+        ends_at = timezone.make_aware(ends_at, UTC)
+    return row[0], ends_at
 
 
 def open_request(user: AbstractBaseUser, account: PamAccount) -> AccessRequest | None:

@@ -8,9 +8,9 @@ Session, since it needs that iteration's credentials, which is also what the app
 and a reused `requests` Session.
 A third request per iteration, GET /healthz on the same gunicorn, gives the floor any
 request pays (HTTP, middleware, one query), to tell it from the Access's own work.
-A fourth, the same member's Access to a second account through an eligible grant inside
+A fourth, another member's Access to the same account through an eligible grant inside
 an approved window (just-in-time access: one more query for the window, and the
-session's duration capped by it), is compared with the standing Access of the first.
+session's duration capped by it), is compared with the first member's standing Access.
 Both hit the same local STS (moto's server behind the trust-policy gate) and the same
 federation stand-in, interleaved A B A B, sequentially (one request at a time).
 
@@ -97,15 +97,17 @@ class BareChain:
         assert answer.status_code == 200 and answer.json()["SigninToken"]
 
 
-# The member (load0) becomes eligible for the demo's `admin` account, and `approver`
-# approves a 4-hour window for them: the bench's window Access runs inside it.
+# The second member (load1) holds the same account through an eligible grant instead,
+# inside a 4-hour window `approver` approved: the same account, role and chain as the
+# first member's standing Access, so the difference is the window's own cost.
 WINDOW_SETUP = """
 from django.contrib.auth.models import User
 from access_requests import services
 from accounts.models import AccountGrant, PamAccount
-member, approver = User.objects.get(username="load0"), User.objects.get(username="approver")
-account = PamAccount.objects.get(name="admin")
-AccountGrant.objects.update_or_create(account=account, user=member, defaults={"kind": "eligible"})
+member, approver = User.objects.get(username="load1"), User.objects.get(username="approver")
+account = PamAccount.objects.get(name="readonly")
+AccountGrant.objects.filter(account=account, user=member).update(kind="eligible")
+account.approver_users.add(approver)
 request = services.request_create(requester=member, account=account, reason="bench",
                                   duration_seconds=4 * 3600)
 services.request_decide(request=request, approver=approver, approve=True)
@@ -113,9 +115,20 @@ print(account.pk)
 """
 
 
-def open_window(stack: LiveStack) -> int:
+def open_window(stack: LiveStack, *, standing: bool = False) -> int:
+    """Put the second member inside a window; with `standing`, leave their grant standing
+    (an A/A run: the two members' difference with no window at all)."""
+    code = (
+        'from accounts.models import PamAccount\nprint(PamAccount.objects.get(name="readonly").pk)'
+    )
     out = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", WINDOW_SETUP],
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "shell",
+            "-c",
+            code if standing else WINDOW_SETUP,
+        ],
         cwd=ROOT,
         env=stack.env,
         check=True,
@@ -160,6 +173,11 @@ def main() -> None:
         action="store_true",
         help="let the workers log each Access with its per-step timings",
     )
+    parser.add_argument(
+        "--aa",
+        action="store_true",
+        help="leave the second member standing too: the window line then shows the noise",
+    )
     args = parser.parse_args()
 
     broker = os.environ.get("PAM_BENCH_BROKER", "redis://127.0.0.1:6379/12")
@@ -183,20 +201,30 @@ def main() -> None:
         access_url = f"{stack.url}/accounts/{stack.account_id}/access/"
         form = {"csrfmiddlewaretoken": member.cookies["csrftoken"]}
         referer = {"Referer": f"{stack.url}/"}
-        window_url = f"{stack.url}/accounts/{open_window(stack)}/access/"
+        window_url = f"{stack.url}/accounts/{open_window(stack, standing=args.aa)}/access/"
+        eligible = stack.sessions[1]
+        eligible_form = {"csrfmiddlewaretoken": eligible.cookies["csrftoken"]}
         app_ms: list[float] = []
         bare_ms: list[float] = []
         floor_ms: list[float] = []
         window_ms: list[float] = []
+
+        def access_ms(session: object, url: str, data: dict) -> float:
+            started = time.perf_counter()
+            response = session.post(
+                url, data=data, headers=referer, allow_redirects=False, timeout=60
+            )
+            assert response.status_code == 302, response.status_code
+            return (time.perf_counter() - started) * 1000
+
         for i in range(args.warmup + args.iterations):
             # Keep-alive on both sides: the requests follow each other well within
             # gunicorn's keep-alive window, and the bare side reuses its connections too.
-            started = time.perf_counter()
-            response = member.post(
-                access_url, data=form, headers=referer, allow_redirects=False, timeout=60
-            )
-            app = (time.perf_counter() - started) * 1000
-            assert response.status_code == 302, response.status_code
+            # The window Access goes first on odd iterations, last on even ones, so
+            # neither side gains from its place in the sequence.
+            if i % 2:
+                window = access_ms(eligible, window_url, eligible_form)
+            app = access_ms(member, access_url, form)
             started = time.perf_counter()
             bare.run()
             plain = (time.perf_counter() - started) * 1000
@@ -204,12 +232,8 @@ def main() -> None:
             health = member.get(f"{stack.url}/healthz", timeout=60)
             floor = (time.perf_counter() - started) * 1000
             assert health.status_code == 200, health.status_code
-            started = time.perf_counter()
-            response = member.post(
-                window_url, data=form, headers=referer, allow_redirects=False, timeout=60
-            )
-            window = (time.perf_counter() - started) * 1000
-            assert response.status_code == 302, response.status_code
+            if not i % 2:
+                window = access_ms(eligible, window_url, eligible_form)
             if i >= args.warmup:
                 app_ms.append(app)
                 bare_ms.append(plain)

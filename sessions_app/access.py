@@ -1,7 +1,7 @@
 """The Access chain: one click, one Console Session row, one console sign-in URL.
 
     grant checked (the caller: accounts_for_user, else 404)
-    -> window found, for an eligible grant (access_requests.selectors.open_window)
+    -> window found, for an eligible grant (access_requests.selectors.open_window_end)
     -> `pending` row committed             (services.session_start)
     -> refused without a window, or under 15 minutes left in it
     -> rate limit counted from the rows    (PAM_ACCESS_RATE)
@@ -34,8 +34,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from access_requests.models import AccessRequest
-from access_requests.selectors import open_window
+from access_requests.selectors import open_window_end
 from accounts.models import AccountGrant, ApiToken, GrantKind, PamAccount
 from mfa import stepup
 from mfa.services import access_refused
@@ -158,7 +157,7 @@ def account_access(
         client_ip=client_ip,
         user_agent=user_agent,
         duration_seconds=duration,
-        access_request=window,
+        access_request_id=window,
     )
     if duration is not None and duration < MIN_SECONDS:
         raise _refuse_window(session, account, window)
@@ -221,9 +220,9 @@ def account_access(
     return AccessGranted(session=session, signin_url=url)
 
 
-def _window(account: PamAccount, user: AbstractUser) -> tuple[AccessRequest | None, int | None]:
-    """(the window this Access runs under, its DurationSeconds); (None, None) for a
-    standing grant: the account's own duration.
+def _window(account: PamAccount, user: AbstractUser) -> tuple[int | None, int | None]:
+    """(the id of the window this Access runs under, its DurationSeconds); (None, None)
+    for a standing grant: the account's own duration.
 
     A console session never outlives its window: DurationSeconds is the smaller of the
     account's duration and the whole seconds left (0 when no window is open, which the
@@ -238,15 +237,16 @@ def _window(account: PamAccount, user: AbstractUser) -> tuple[AccessRequest | No
         )
     if standing:
         return None, None
-    window = open_window(user, account)
+    window = open_window_end(user.pk, account.pk)
     if window is None:
         return None, 0
-    left = int((window.ends_at - timezone.now()).total_seconds())
-    return window, max(0, min(account.session_duration, left))
+    request_id, ends_at = window
+    left = int((ends_at - timezone.now()).total_seconds())
+    return request_id, max(0, min(account.session_duration, left))
 
 
 def _refuse_window(
-    session: ConsoleSession, account: PamAccount, window: AccessRequest | None
+    session: ConsoleSession, account: PamAccount, window: int | None
 ) -> AccessFailed:
     if window is None:
         code = "NoOpenWindow"

@@ -18,7 +18,6 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from access_requests.models import AccessRequest
 from accounts.models import PamAccount
 from pam_project.users import user_label
 
@@ -37,10 +36,10 @@ def session_start(
     client_ip: str | None,
     user_agent: str,
     duration_seconds: int | None = None,
-    access_request: AccessRequest | None = None,
+    access_request_id: int | None = None,
 ) -> ConsoleSession:
     """Record an Access attempt as `pending`, before any AWS call. `duration_seconds`:
-    the account's, unless a window ends sooner; `access_request`: that window.
+    the account's, unless a window ends sooner; `access_request_id`: that window.
 
     Must run outside a transaction (Access runs in autocommit) so the row is committed
     and survives whatever happens next; a crashed request leaves it for the sweep.
@@ -55,7 +54,7 @@ def session_start(
         duration_seconds=(
             account.session_duration if duration_seconds is None else duration_seconds
         ),
-        access_request=access_request,
+        access_request_id=access_request_id,
         client_ip=client_ip,
         user_agent=(user_agent or "")[:MAX_USER_AGENT],
     )
