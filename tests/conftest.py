@@ -6,6 +6,7 @@ from botocore.retries import standard
 from django.core.cache import cache
 from moto import mock_aws
 
+from accounts.models import GrantKind
 from resources.aws import PARTITIONS, sts
 from sessions_app import scheduling
 
@@ -75,4 +76,25 @@ def charlie(db):
 def account(db, bob):
     account = AccountFactory(name="readonly")
     GrantFactory(account=account, user=bob)
+    return account
+
+
+# Just-in-time access: an account bob may only request (an eligible grant), decided by
+# dana and erin.
+@pytest.fixture
+def approver(db):
+    return UserFactory(username="dana", email="dana@example.com")
+
+
+@pytest.fixture
+def second_approver(db):
+    return UserFactory(username="erin", email="erin@example.com")
+
+
+@pytest.fixture
+def jit(db, bob, approver, second_approver):
+    """An account bob is eligible for (not standing), decided by dana and erin."""
+    account = AccountFactory(name="admin")
+    GrantFactory(account=account, user=bob, kind=GrantKind.ELIGIBLE)
+    account.approver_users.add(approver, second_approver)
     return account

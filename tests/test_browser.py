@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -62,12 +63,12 @@ def browser() -> Browser:
     del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
-@pytest.fixture
-def context(browser: Browser) -> BrowserContext:
+def checked_context(browser: Browser) -> Iterator[BrowserContext]:
+    """A browser context (its own cookies: one person) whose pages must work under the
+    strict Content-Security-Policy: any violation the browser reports (a blocked inline
+    script or style, a foreign origin) fails the test at the end."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     context.set_default_timeout(15_000)
-    # The pages must work under the strict Content-Security-Policy: any violation the
-    # browser reports (a blocked inline script or style, a foreign origin) fails the test.
     violations: list[str] = []
     context.on(
         "console",
@@ -78,6 +79,11 @@ def context(browser: Browser) -> BrowserContext:
     yield context
     context.close()
     assert violations == []
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    yield from checked_context(browser)
 
 
 @pytest.fixture

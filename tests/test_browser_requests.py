@@ -44,20 +44,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def approver_context(browser: Browser) -> BrowserContext:
-    """The second person's browser (own cookies), held to the same Content-Security-
-    Policy check as test_browser.py's `context`."""
-    second = browser.new_context(viewport={"width": 1280, "height": 860})
-    second.set_default_timeout(15_000)
-    violations: list[str] = []
-    second.on(
-        "console",
-        lambda message: (
-            violations.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
-    yield second
-    second.close()
-    assert violations == []
+    """The second person's browser (own cookies), under the same CSP check."""
+    yield from _browser.checked_context(browser)
 
 
 @pytest.fixture

@@ -13,30 +13,10 @@ from django.utils import timezone
 
 from access_requests import services
 from access_requests.models import AccessRequest, Decision, RequestStatus
-from accounts.models import GrantKind
 from audit.models import AuditEvent
 from sessions_app.models import ConsoleSession, FailureStep, Status
 
-from .factories import AccountFactory, GrantFactory, GroupFactory, UserFactory
-
-
-@pytest.fixture
-def approver(db):
-    return UserFactory(username="dana", email="dana@example.com")
-
-
-@pytest.fixture
-def second_approver(db):
-    return UserFactory(username="erin", email="erin@example.com")
-
-
-@pytest.fixture
-def jit(db, bob, approver, second_approver):
-    """An account bob is eligible for (not standing), decided by dana and erin."""
-    account = AccountFactory(name="admin")
-    GrantFactory(account=account, user=bob, kind=GrantKind.ELIGIBLE)
-    account.approver_users.add(approver, second_approver)
-    return account
+from .factories import GroupFactory
 
 
 def ask(account, user, **kwargs):

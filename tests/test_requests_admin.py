@@ -33,20 +33,13 @@ def admin_client(client, alice):
 
 @pytest.fixture
 def approver(db):
+    # Staff: the admin is theirs to open (conftest's `jit` names them).
     return UserFactory(username="dana", email="dana@example.com", is_staff=True)
 
 
 @pytest.fixture
 def second_approver(db):
     return UserFactory(username="erin", email="erin@example.com", is_staff=True)
-
-
-@pytest.fixture
-def jit(db, bob, approver, second_approver):
-    account = AccountFactory(name="admin")
-    GrantFactory(account=account, user=bob, kind=GrantKind.ELIGIBLE)
-    account.approver_users.add(approver, second_approver)
-    return account
 
 
 def ask(account, user, **kwargs):

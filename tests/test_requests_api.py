@@ -23,25 +23,6 @@ from .factories import AccountFactory, GrantFactory, GroupFactory, UserFactory
 REQUESTS = "/api/v1/requests/"
 
 
-@pytest.fixture
-def approver(db):
-    return UserFactory(username="dana", email="dana@example.com")
-
-
-@pytest.fixture
-def second_approver(db):
-    return UserFactory(username="erin", email="erin@example.com")
-
-
-@pytest.fixture
-def jit(db, bob, approver, second_approver):
-    """An account bob is eligible for (not standing), decided by dana and erin."""
-    account = AccountFactory(name="admin")
-    GrantFactory(account=account, user=bob, kind=GrantKind.ELIGIBLE)
-    account.approver_users.add(approver, second_approver)
-    return account
-
-
 def api_for(user):
     client = APIClient()
     client.force_login(user)
