@@ -28,11 +28,8 @@ from sessions_app.models import ConsoleSession
 from . import test_requests as _requests
 from .factories import AccountFactory, GrantFactory, GroupFactory, UserFactory
 
-# The eligible account and its two approvers, as test_requests.py has them (pytest finds
-# fixtures by name in this module).
-jit = _requests.jit
-approver = _requests.approver
-second_approver = _requests.second_approver
+# The eligible account and its two approvers (jit, approver, second_approver) come from
+# conftest.py; asking is test_requests.py's helper.
 ask = _requests.ask
 
 
