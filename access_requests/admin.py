@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import PamAccount
+from pam_project.admin import RestrictedAdmin
 from pam_project.querysets import may
 
 from . import services
@@ -53,7 +54,7 @@ class DecisionInline(admin.TabularInline):
 
 
 @admin.register(AccessRequest)
-class AccessRequestAdmin(admin.ModelAdmin):
+class AccessRequestAdmin(RestrictedAdmin):
     """Who asked for which account, why, who decided, and the window. Read-only."""
 
     list_display = [
@@ -119,9 +120,6 @@ class AccessRequestAdmin(admin.ModelAdmin):
     @admin.display(description="duration", ordering="duration_seconds")
     def duration(self, obj: AccessRequest) -> str:
         return obj.duration_text
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[AccessRequest]:
-        return super().get_queryset(request).restrict(request.user)
 
     # --- who sees the page ------------------------------------------------------------
 

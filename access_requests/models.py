@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.models import PamAccount
 from pam_project.durations import format_duration
 from pam_project.querysets import RestrictedQuerySet
+from pam_project.roles import HISTORY_READERS, Role, role_project_ids
 
 REASON_MAX = 1000
 TICKET_MAX = 100
@@ -42,12 +43,22 @@ OPEN_STATUSES = (RequestStatus.PENDING, RequestStatus.APPROVED)
 
 
 def approver_q(user: object, prefix: str = "") -> Q:
-    """Accounts (rows reached through `prefix`) that name `user` as an approver,
-    directly or through one of their groups."""
-    return Q(**{f"{prefix}approver_users": user}) | Q(**{f"{prefix}approver_groups__user": user})
+    """Accounts (rows reached through `prefix`) `user` approves: the account names them
+    (directly or through one of their groups), or it names nobody and they hold the
+    approver role in its project (SPEC "Separation of duties")."""
+    named = Q(**{f"{prefix}approver_users": user}) | Q(**{f"{prefix}approver_groups__user": user})
+    names_nobody = Q(**{f"{prefix}approver_users__isnull": True}) & Q(
+        **{f"{prefix}approver_groups__isnull": True}
+    )
+    by_role = Q(**{f"{prefix}resource__project_id__in": role_project_ids(user, [Role.APPROVER])})
+    return named | (names_nobody & by_role)
 
 
 class AccessRequestQuerySet(RestrictedQuerySet):
+    project_path = "account__resource__project_id"
+    role_actions = {"view": HISTORY_READERS}
+    global_actions = frozenset({"decide"})
+
     def own(self, user: object) -> AccessRequestQuerySet:
         """A person sees their own requests and those they may decide (approvers of the
         account); holders of view_accessrequest (ops, auditors) see every request."""

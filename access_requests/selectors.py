@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from accounts.models import AccountGrant, GrantKind, PamAccount
 from pam_project.querysets import may
+from pam_project.roles import Role
+from resources.models import ProjectRole
 
 from .models import OPEN_STATUSES, AccessRequest, RequestStatus, approver_q
 
@@ -106,14 +108,15 @@ def requests_to_decide(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Acces
 
 def approvers_of(account: PamAccount) -> QuerySet:
     """The active people who may decide requests on `account` (named, or through a
-    named group): whom a new request or a break-glass is told to."""
-    return (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(Q(approver_for=account) | Q(groups__approver_for=account))
-        .distinct()
-        .order_by("pk")
-    )
+    named group; if it names nobody, the approvers of its project): whom a new request
+    or a break-glass is told to."""
+    people = Q(approver_for=account) | Q(groups__approver_for=account)
+    if not (account.approver_users.exists() or account.approver_groups.exists()):
+        holders = ProjectRole.objects.filter(
+            project_id=account.resource.project_id, role=Role.APPROVER
+        )
+        people = Q(pk__in=holders.values("user_id")) | Q(groups__in=holders.values("group_id"))
+    return get_user_model().objects.filter(is_active=True).filter(people).distinct().order_by("pk")
 
 
 def windows_at(account: PamAccount, instant: datetime) -> QuerySet[AccessRequest]:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.models import AbstractBaseUser
@@ -43,6 +45,19 @@ class GrantInline(admin.TabularInline):
     autocomplete_fields = ["user", "group"]
     verbose_name = "grant"
     verbose_name_plural = "Grants: who may Access this account (nobody by default)"
+
+    def get_formset(self, request: HttpRequest, obj: Model | None = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        # Each row checks that it names neither the person saving nor a group of theirs.
+        actor = request.user
+
+        class WithActor(formset.form):
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                kw.setdefault("actor", actor)
+                super().__init__(*args, **kw)
+
+        formset.form = WithActor
+        return formset
 
 
 @admin.register(PamAccount)

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from pam_project.api import (
     NO_STORE,
-    ModelPermissionsForWrites,
+    RestrictedWrites,
     ServiceModelViewSet,
     form_errors,
     request_fields,
@@ -195,7 +195,7 @@ class GrantViewSet(
     grant, delete it and create another."""
 
     serializer_class = GrantSerializer
-    permission_classes = [TokenScope, ModelPermissionsForWrites]
+    permission_classes = [TokenScope, RestrictedWrites]
     queryset = AccountGrant.objects.none()
 
     def get_queryset(self) -> QuerySet[AccountGrant]:
@@ -206,7 +206,7 @@ class GrantViewSet(
         )
 
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:
-        form = GrantForm(data=request_fields(request))
+        form = GrantForm(data=request_fields(request), actor=request.user)
         if not form.is_valid():
             raise serializers.ValidationError(form_errors(form))
         grant = services.grant_create(actor=request.user, **form.cleaned_data)

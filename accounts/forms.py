@@ -14,6 +14,8 @@ from pam_project.durations import (
     parse_window,
 )
 from pam_project.forms import ServiceCheckedForm
+from pam_project.roles import refuse_self
+from resources.models import AwsIamResource
 
 from . import services
 from .models import AccountGrant, GrantKind, PamAccount
@@ -123,6 +125,26 @@ class PamAccountForm(ServiceCheckedForm):
             "description": forms.Textarea(attrs={"rows": 2}),
         }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "resource" in self.fields and self.actor is not None:
+            # Only resources of projects one administers are offered.
+            self.fields["resource"].queryset = AwsIamResource.objects.restrict(self.actor, "change")
+
+    def check_rules(self) -> None:
+        data = self.cleaned_data
+        services.account_rules(
+            account=self.instance,
+            actor=self.actor,
+            target_role_changed="target_role_arn" in self.changed_data,
+            approver_users=data.get("approver_users")
+            if "approver_users" in self.changed_data
+            else None,
+            approver_groups=(
+                data.get("approver_groups") if "approver_groups" in self.changed_data else None
+            ),
+        )
+
     def clean_max_window(self) -> int:
         value = self.cleaned_data.get("max_window")
         return DEFAULT_MAX_WINDOW if value is None else value
@@ -163,11 +185,34 @@ class GrantKindField(forms.ChoiceField):
 
 
 class GrantForm(forms.ModelForm):
+    """A grant of an account of a project one administers, to anyone but oneself (or a
+    group one is in). `actor=` is the person saving; the admin's inline and the API pass
+    it, and grant_create checks the same rules again."""
+
     kind = GrantKindField()
 
     class Meta:
         model = AccountGrant
         fields = ["account", "user", "group", "kind"]
+
+    def __init__(self, *args: Any, actor: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+        if "account" in self.fields and actor is not None:
+            self.fields["account"].queryset = PamAccount.objects.restrict(actor, "change")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.actor is not None and not self.errors:
+            user, group = data.get("user"), data.get("group")
+            refuse_self(
+                self.actor,
+                what="grant an account to",
+                field="user" if user else "group",
+                user=user,
+                group=group,
+            )
+        return data
 
     # "Exactly one of user or group" and uniqueness come from the model's constraints,
     # which ModelForm validation runs.

@@ -13,6 +13,7 @@ from pam_project.durations import (
     format_duration,
 )
 from pam_project.querysets import RestrictedQuerySet
+from pam_project.roles import ADMINS, ALL_ROLES, CONFIG_ROLE_ACTIONS
 from pam_project.scopes import SCOPES
 from resources.aws import RoleArn, parse_role_arn
 from resources.models import AwsIamResource
@@ -32,6 +33,10 @@ class GrantKind(models.TextChoices):
 
 
 class PamAccountQuerySet(RestrictedQuerySet):
+    project_path = "resource__project_id"
+    # Approvers see the accounts they decide on, as admins and auditors do.
+    role_actions = {"view": ALL_ROLES, "change": ADMINS, "delete": ADMINS}
+
     def granted_to(self, user: object) -> PamAccountQuerySet:
         """The accounts a grant names `user` for, standing or eligible, annotated with
         `standing` (whether one of those grants is standing: Access at any time; else
@@ -49,12 +54,19 @@ class PamAccountQuerySet(RestrictedQuerySet):
 
 
 class AccountGrantQuerySet(RestrictedQuerySet):
+    project_path = "account__resource__project_id"
+    role_actions = CONFIG_ROLE_ACTIONS
+
     def own(self, user: object) -> AccountGrantQuerySet:
         """The grants that name the user (directly or through a group)."""
         return self.filter(pk__in=AccountGrant.objects.filter(_names(user)).values("pk"))
 
 
 class ApiTokenQuerySet(RestrictedQuerySet):
+    # Tokens belong to people, not projects: their owner, and holders of the global
+    # token permissions (view, and delete to revoke), see them.
+    global_actions = frozenset({"delete"})
+
     def own(self, user: object) -> ApiTokenQuerySet:
         return self.filter(user=user)
 

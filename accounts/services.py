@@ -9,10 +9,12 @@ from typing import Any, NoReturn
 from django.contrib.auth.models import AbstractUser, Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record, delete_recorded, diff, record_create, snapshot
 from pam_project.db import save_unique
+from pam_project.roles import refuse_self, require_admin
 from resources import aws
 from resources.models import AwsIamResource
 from resources.services import actor_session_name, check_failure_message
@@ -37,6 +39,59 @@ ACCOUNT_FIELDS = {
 }
 # Changing these changes what AWS must allow, so saving re-validates the chain.
 ACCOUNT_CHECKED_FIELDS = {"target_role_arn", "session_duration"}
+
+
+def account_rules(
+    *,
+    account: PamAccount,
+    actor: AbstractUser | None,
+    target_role_changed: bool,
+    approver_users: Iterable[Any] | None = None,
+    approver_groups: Iterable[Any] | None = None,
+) -> None:
+    """The separation-of-duties rules of saving an account (SPEC), before any AWS call:
+    its Target Role is not its Resource Role; nobody re-points an account granted to
+    them; nobody makes themselves (or a group they are in) an approver. `account` holds
+    the new values; approver lists are the new lists (None: unchanged)."""
+    if target_role_changed and account.resource_id:
+        if account.target_role_arn.strip() == account.resource.resource_role_arn:
+            raise ValidationError(
+                {
+                    "target_role_arn": "This is the resource's Resource Role: a Target Role "
+                    "must be a different role (else the bridge role itself is handed out)."
+                },
+                code="same_role",
+            )
+        if account.pk and actor is not None and actor.pk and _granted(account, actor):
+            raise ValidationError(
+                {
+                    "target_role_arn": "You are granted this account: another admin "
+                    "must change its Target Role."
+                },
+                code="self_conferred",
+            )
+    before = (
+        {
+            name: set(getattr(account, name).values_list("pk", flat=True))
+            for name in ACCOUNT_APPROVER_FIELDS
+        }
+        if account.pk
+        else {name: set() for name in ACCOUNT_APPROVER_FIELDS}
+    )
+    for value in approver_users or ():
+        pk = getattr(value, "pk", value)
+        if pk not in before["approver_users"]:
+            refuse_self(actor, what="make an approver of", field="approver_users", user=pk)
+    for value in approver_groups or ():
+        pk = getattr(value, "pk", value)
+        if pk not in before["approver_groups"]:
+            refuse_self(actor, what="make approvers of", field="approver_groups", group=pk)
+
+
+def _granted(account: PamAccount, user: AbstractUser) -> bool:
+    """A grant of `account` names `user`, directly or through a group (any kind)."""
+    grants = AccountGrant.objects.filter(account=account)
+    return grants.filter(Q(user=user) | Q(group__user=user)).exists()
 
 
 def account_check(
@@ -176,6 +231,7 @@ def account_create(
 
     `checked=True`: the caller has just run account_check on these exact values.
     """
+    require_admin(actor, resource.project_id, what="add accounts to it")
     account = PamAccount(
         resource=resource,
         name=name.strip(),
@@ -192,6 +248,13 @@ def account_create(
         "approver_users": _approver_ids("approver_users", approver_users),
         "approver_groups": _approver_ids("approver_groups", approver_groups),
     }
+    account_rules(
+        account=account,
+        actor=actor,
+        target_role_changed=True,
+        approver_users=approvers["approver_users"],
+        approver_groups=approvers["approver_groups"],
+    )
     if not checked:
         account_check(
             resource=resource,
@@ -215,6 +278,7 @@ def account_update(
     for name in changes:
         if name not in ACCOUNT_FIELDS:
             raise ValidationError({name: "This field cannot be changed."})
+    require_admin(actor, account.resource.project_id, what="change its accounts")
     approvers = {
         name: _approver_ids(name, changes.pop(name))
         for name in ACCOUNT_APPROVER_FIELDS
@@ -231,6 +295,13 @@ def account_update(
             value.strip() if isinstance(value, str) and name != "description" else value,
         )
     account.full_clean()
+    account_rules(
+        account=account,
+        actor=actor,
+        target_role_changed="target_role_arn" in changed,
+        approver_users=approvers.get("approver_users"),
+        approver_groups=approvers.get("approver_groups"),
+    )
     if changed & ACCOUNT_CHECKED_FIELDS:
         if not checked:
             account_check(
@@ -261,7 +332,12 @@ def grant_create(
     actor: AbstractUser,
 ) -> AccountGrant:
     """Grant `account` to one user or one group: `kind` standing (Access at any time) or
-    eligible (Access only inside an approved window)."""
+    eligible (Access only inside an approved window). Only the project's admins may, and
+    never to themselves or a group they are in (superusers included)."""
+    require_admin(actor, account.resource.project_id, what="grant its accounts")
+    refuse_self(
+        actor, what="grant an account to", field="user" if user else "group", user=user, group=group
+    )
     grant = AccountGrant(
         account=account, user=user, group=group, kind=kind or GrantKind.STANDING, created_by=actor
     )
@@ -276,12 +352,14 @@ def grant_create(
 
 
 def grant_delete(*, grant: AccountGrant, actor: AbstractUser) -> None:
+    require_admin(actor, grant.account.resource.project_id, what="take its grants back")
     delete_recorded(grant, GRANT_AUDIT, actor)
 
 
 def account_delete(*, account: PamAccount, actor: AbstractUser) -> None:
     """Delete an account nobody has used: Console Sessions and access requests are
     history and keep theirs."""
+    require_admin(actor, account.resource.project_id, what="delete its accounts")
     if account.console_sessions.exists():
         raise ValidationError(
             "This account has console sessions, which are kept as history: it cannot be "

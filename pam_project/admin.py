@@ -14,7 +14,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -34,7 +34,78 @@ def copyable(text: str, element_id: str, *, block: bool = False) -> SafeString:
     )
 
 
-class ServiceAdmin(admin.ModelAdmin):
+def is_autocomplete(request: HttpRequest) -> bool:
+    """The admin's autocomplete lookup (a select2 box on another model's form)."""
+    match = getattr(request, "resolver_match", None)
+    return bool(match and match.url_name == "autocomplete")
+
+
+class RestrictedAdmin(admin.ModelAdmin):
+    """An admin whose lists, pages and buttons follow restrict() (pam_project/querysets.py)
+    instead of Django's global model permissions: a project admin sees and changes their
+    projects' rows, an auditor reads them, and a row outside is a 404 (the admin answers a
+    change page it may not show with "doesn't exist")."""
+
+    def _rows(self) -> QuerySet:
+        return self.model._default_manager.all()
+
+    def _restricted(self) -> bool:
+        return isinstance(self._rows(), RestrictedQuerySet)
+
+    def _may(self, request: HttpRequest, action: str, obj: Model | None) -> bool:
+        rows = self._rows()
+        if obj is None:
+            return rows.reaches_any(request.user, action)
+        return rows.restrict(request.user, action).filter(pk=obj.pk).exists()
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        if not isinstance(queryset, RestrictedQuerySet):
+            return queryset
+        # A select2 box on a form offers only what may be chosen there: rows one may
+        # change (a project admin's resources, not an audited project's).
+        action = "change" if is_autocomplete(request) else "view"
+        return queryset.restrict(request.user, action)
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Model | None:
+        # Django answers a row outside get_queryset() with a redirect and "doesn't
+        # exist?"; a 404 says the same and is what every other page answers.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None and self._restricted():
+            raise Http404(f"No {self.opts.verbose_name} with id {object_id!r} here.")
+        return obj
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        if not self._restricted():
+            return super().has_module_permission(request)
+        return self.has_view_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        if not self._restricted():
+            return super().has_view_permission(request, obj)
+        return self._may(request, "view", obj) or self._may(request, "change", obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        if not self._restricted():
+            return super().has_change_permission(request, obj)
+        return self._may(request, "change", obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        if not self._restricted():
+            return super().has_delete_permission(request, obj)
+        return self._may(request, "delete", obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        if not self._restricted():
+            return super().has_add_permission(request)
+        # Adding a row means choosing a project (or a resource, an account) one
+        # administers: the form's choices are narrowed to those.
+        return self._may(request, "change", None)
+
+
+class ServiceAdmin(RestrictedAdmin):
     """Saves through the app's services instead of ModelForm.save().
 
     A ServiceCheckedForm has already run the service's AWS check during validation, so
@@ -54,14 +125,6 @@ class ServiceAdmin(admin.ModelAdmin):
 
     def delete_object(self, instance: Model, *, actor: AbstractBaseUser) -> None:
         raise NotImplementedError
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        queryset = super().get_queryset(request)
-        if not isinstance(queryset, RestrictedQuerySet):
-            return queryset
-        # As ModelAdmin.has_view_permission does, the change permission implies viewing.
-        action = "change" if self.has_change_permission(request) else "view"
-        return queryset.restrict(request.user, action)
 
     def get_form(
         self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kwargs: Any
@@ -109,5 +172,8 @@ class ServiceAdmin(admin.ModelAdmin):
         self.delete_object(obj, actor=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        # The "delete selected" action checks only that some row may be deleted.
+        if isinstance(queryset, RestrictedQuerySet):
+            queryset = queryset.restrict(request.user, "delete")
         for obj in queryset:
             self.delete_object(obj, actor=request.user)

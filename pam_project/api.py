@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .forms import ServiceCheckedForm
+from .querysets import RestrictedQuerySet
 from .scopes import TokenScope
 
 # On answers that carry a credential (a sign-in URL, a new token): kept out of caches
@@ -32,15 +33,26 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
-class ModelPermissionsForWrites(permissions.DjangoModelPermissions):
-    """Reads: any signed-in user (querysets are scoped per user). Writes: model perms."""
+class RestrictedWrites(permissions.BasePermission):
+    """Reads: any signed-in user (the querysets are narrowed per user by restrict()).
+    Writes: only who may change rows of the model (a project's admins, superusers; a
+    global model permission is not enough), and each row through restrict() again, so
+    an auditor who sees a row gets a 403 and nobody else learns it exists (404)."""
 
-    perms_map = {
-        **permissions.DjangoModelPermissions.perms_map,
-        "GET": [],
-        "HEAD": [],
-        "OPTIONS": [],
-    }
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not request.user.is_authenticated:
+            return False
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        rows = view.get_queryset().model._default_manager.all()
+        return isinstance(rows, RestrictedQuerySet) and rows.reaches_any(request.user, "change")
+
+    def has_object_permission(self, request: Request, view: Any, obj: Model) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        action = "delete" if request.method == "DELETE" else "change"
+        rows = type(obj)._default_manager.restrict(request.user, action)
+        return rows.filter(pk=obj.pk).exists()
 
 
 def request_fields(request: Request) -> dict[str, Any]:
@@ -110,7 +122,7 @@ class FormWrites:
 class ServiceModelViewSet(FormWrites, viewsets.ModelViewSet):
     """CRUD where writes go through a form (validation) and a service (the write)."""
 
-    permission_classes = [TokenScope, ModelPermissionsForWrites]
+    permission_classes = [TokenScope, RestrictedWrites]
     # Accepted at creation, refused afterwards (the admin shows them read-only).
     immutable_fields: frozenset[str] = frozenset()
 

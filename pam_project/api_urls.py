@@ -4,12 +4,13 @@ from rest_framework.routers import DefaultRouter
 
 from access_requests.api import RequestViewSet
 from accounts.api import AccountViewSet, GrantViewSet, TokenViewSet
-from resources.api import ProjectViewSet, ResourceViewSet
+from resources.api import ProjectRoleViewSet, ProjectViewSet, ResourceViewSet
 from sessions_app.api import AccessViewSet, SessionViewSet
 
 router = DefaultRouter()
 router.register("projects", ProjectViewSet, basename="project")
 router.register("resources", ResourceViewSet, basename="resource")
+router.register("project-roles", ProjectRoleViewSet, basename="project-role")
 # POST accounts/<id>/access/: Access lives with the sessions it records. Registered
 # before the accounts viewset, whose entry then names "accounts" in the API root.
 router.register("accounts", AccessViewSet, basename="account-access")

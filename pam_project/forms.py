@@ -33,14 +33,20 @@ class ServiceCheckedForm(forms.ModelForm):
     def run_check(self) -> None:
         raise NotImplementedError
 
+    def check_rules(self) -> None:
+        """The service's rules that need no AWS call (who may confer what on whom), run
+        before the AWS check so a refused save assumes no role. Raise ValidationError."""
+
     def _post_clean(self) -> None:
         super()._post_clean()
-        if self._errors or not self.needs_check():
+        if self._errors:
             return
         if self.actor is None:
-            raise TypeError(f"{type(self).__name__} needs actor= to run its AWS check")
+            raise TypeError(f"{type(self).__name__} needs actor= to check its rules")
         try:
-            self.run_check()
+            self.check_rules()
+            if self.needs_check():
+                self.run_check()
         except ValidationError as exc:
             self._update_errors(exc)
 

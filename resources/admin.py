@@ -13,8 +13,8 @@ from pam_project.admin import ServiceAdmin, copyable
 from pam_project.forms import form_changes
 
 from . import aws, services
-from .forms import AwsIamResourceForm, ProjectForm
-from .models import AwsIamResource, Project
+from .forms import AwsIamResourceForm, ProjectForm, ProjectRoleForm
+from .models import AwsIamResource, Project, ProjectRole
 from .policies import (
     as_json,
     resource_policies,
@@ -108,6 +108,13 @@ class ProjectAdmin(ServiceAdmin):
     def delete_object(self, instance: Project, *, actor: AbstractBaseUser) -> None:
         services.project_delete(project=instance, actor=actor)
 
+    # Creating and deleting projects is for superusers; a project's admins change it.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
     def response_post_save_add(self, request: HttpRequest, obj: Project) -> HttpResponse:
         # The External ID and the filled-in policies exist only once the project does:
         # take the admin straight to them instead of the list.
@@ -184,3 +191,35 @@ class AwsIamResourceAdmin(ServiceAdmin):
 
     def delete_object(self, instance: AwsIamResource, *, actor: AbstractBaseUser) -> None:
         services.resource_delete(resource=instance, actor=actor)
+
+
+@admin.register(ProjectRole)
+class ProjectRoleAdmin(ServiceAdmin):
+    """Who administers, approves in and audits each project. Given and taken back, never
+    edited: a changed role is a different role."""
+
+    form = ProjectRoleForm
+    list_display = ["project", "role", "user", "group", "created_by", "created_at"]
+    list_filter = ["role", "project"]
+    list_select_related = ["project", "user", "group", "created_by"]
+    search_fields = ["project__name", "user__username", "user__email", "group__name"]
+    autocomplete_fields = ["project", "user", "group"]
+    readonly_fields = ["created_by", "created_at"]
+
+    def get_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        fields = ["project", "role", "user", "group"]
+        return fields if obj is None else [*fields, *self.readonly_fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        if obj is not None:
+            return ["project", "role", "user", "group", *self.readonly_fields]
+        return []
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def create_object(self, form: forms.ModelForm, *, actor: AbstractBaseUser) -> ProjectRole:
+        return services.role_create(actor=actor, **form.cleaned_data)
+
+    def delete_object(self, instance: ProjectRole, *, actor: AbstractBaseUser) -> None:
+        services.role_delete(role=instance, actor=actor)

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
-from rest_framework import serializers
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
 
-from pam_project.api import ServiceModelViewSet
+from pam_project.api import RestrictedWrites, ServiceModelViewSet, form_errors, request_fields
 from pam_project.forms import form_changes
+from pam_project.roles import administers
+from pam_project.scopes import TokenScope
 
 from . import services
-from .forms import AwsIamResourceForm, ProjectForm
-from .models import AwsIamResource, Project
+from .forms import AwsIamResourceForm, ProjectForm, ProjectRoleForm
+from .models import AwsIamResource, Project, ProjectRole
 
 
 class ProjectSerializer(serializers.ModelSerializer):
     external_id = serializers.SerializerMethodField(
-        help_text="Generated, immutable; shown to those who may view all projects."
+        help_text="Generated, immutable; shown to the project's admins (and superusers) and "
+        "to holders of the global view permission."
     )
 
     class Meta:
@@ -25,7 +30,8 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def get_external_id(self, project: Project) -> str | None:
         user = self.context["request"].user
-        return project.external_id if user.has_perm("resources.view_project") else None
+        shown = administers(user, project.pk) or user.has_perm("resources.view_project")
+        return project.external_id if shown else None
 
 
 class ResourceSerializer(serializers.ModelSerializer):
@@ -111,3 +117,44 @@ class ResourceViewSet(ServiceModelViewSet):
 
     def delete_object(self, instance: AwsIamResource, *, actor: AbstractBaseUser) -> None:
         services.resource_delete(resource=instance, actor=actor)
+
+
+class ProjectRoleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProjectRole
+        fields = ["id", "project", "role", "user", "group", "created_at", "created_by"]
+        read_only_fields = ["created_at", "created_by"]
+
+
+class ProjectRoleViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Who administers, approves in and audits each project: one user or one group per
+    role. Given by the project's admins (never to themselves); to change one, delete it
+    and give another."""
+
+    serializer_class = ProjectRoleSerializer
+    permission_classes = [TokenScope, RestrictedWrites]
+    queryset = ProjectRole.objects.none()
+    filterset_fields = ["project", "role", "user", "group"]
+
+    def get_queryset(self) -> QuerySet[ProjectRole]:
+        return (
+            ProjectRole.objects.restrict(self.request.user)
+            .select_related("project", "user", "group")
+            .order_by("id")
+        )
+
+    def create(self, request: Request, *args: object, **kwargs: object) -> Response:
+        form = ProjectRoleForm(data=request_fields(request), actor=request.user)
+        if not form.is_valid():
+            raise serializers.ValidationError(form_errors(form))
+        role = services.role_create(actor=request.user, **form.cleaned_data)
+        return Response(self.get_serializer(role).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: ProjectRole) -> None:
+        services.role_delete(role=instance, actor=self.request.user)

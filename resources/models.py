@@ -3,10 +3,13 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from pam_project.querysets import RestrictedQuerySet
+from pam_project.roles import ALL_ROLES, CONFIG_ROLE_ACTIONS, Role
 
 from .aws import RoleArn, parse_role_arn
 from .validators import NAME_MAX_LENGTH, validate_name, validate_role_arn
@@ -21,6 +24,11 @@ def generate_external_id() -> str:
 
 
 class ProjectQuerySet(RestrictedQuerySet):
+    # Everyone with a role in a project sees it; only its admins change it; creating or
+    # deleting a project is for superusers.
+    project_path = "pk"
+    role_actions = {"view": ALL_ROLES, "change": CONFIG_ROLE_ACTIONS["change"]}
+
     def own(self, user: Any) -> ProjectQuerySet:
         """Projects holding an account granted to the user. The grants are the accounts
         app's rows; a lower app reaches them through reverse relations, never an import."""
@@ -31,12 +39,24 @@ class ProjectQuerySet(RestrictedQuerySet):
 
 
 class AwsIamResourceQuerySet(RestrictedQuerySet):
+    project_path = "project_id"
+    role_actions = CONFIG_ROLE_ACTIONS
+
     def own(self, user: Any) -> AwsIamResourceQuerySet:
         """Resources holding an account granted to the user (see ProjectQuerySet.own)."""
         granted = models.Q(accounts__grants__user=user) | models.Q(
             accounts__grants__group__user=user
         )
         return self.filter(pk__in=AwsIamResource.objects.filter(granted).values("pk"))
+
+
+class ProjectRoleQuerySet(RestrictedQuerySet):
+    project_path = "project_id"
+    role_actions = CONFIG_ROLE_ACTIONS
+
+    def own(self, user: Any) -> ProjectRoleQuerySet:
+        """The roles a person holds, directly or through a group."""
+        return self.filter(models.Q(user=user) | models.Q(group__user=user)).distinct()
 
 
 class Project(models.Model):
@@ -136,3 +156,59 @@ class AwsIamResource(models.Model):
     @property
     def role(self) -> RoleArn:
         return parse_role_arn(self.resource_role_arn)
+
+
+class ProjectRole(models.Model):
+    """What one user or group may do in one project: admin, approver or auditor. Nobody
+    holds a role by default; superusers act everywhere without one."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="roles")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="project_roles",
+    )
+    group = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.CASCADE, related_name="project_roles"
+    )
+    role = models.CharField(max_length=8, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    objects = ProjectRoleQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "project role"
+        ordering = ["project__name", "role", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, group__isnull=True)
+                | models.Q(user__isnull=True, group__isnull=False),
+                name="project_role_exactly_one_holder",
+                violation_error_message="Give the role to either a user or a group.",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "user", "role"],
+                condition=models.Q(user__isnull=False),
+                name="project_role_unique_user",
+                violation_error_message="This user already holds this role in the project.",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "group", "role"],
+                condition=models.Q(group__isnull=False),
+                name="project_role_unique_group",
+                violation_error_message="This group already holds this role in the project.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        holder = f"user {self.user}" if self.user_id else f"group {self.group}"
+        return f"{self.project}: {self.role} -> {holder}"

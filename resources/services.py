@@ -5,18 +5,19 @@ The admin forms, the API and the command line all call these; none validates on 
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from audit.services import delete_recorded, record_create, record_update, snapshot
 from pam_project.db import save_unique
+from pam_project.roles import refuse_self, require_admin, require_superuser
 from pam_project.users import user_label
 
 from . import aws
 from .guidance import guidance_for
-from .models import AwsIamResource, Project
+from .models import AwsIamResource, Project, ProjectRole
 
 VALIDATION_DURATION_SECONDS = 900  # the shortest session STS grants
 
@@ -84,6 +85,7 @@ RESOURCE_AUDIT = [
 
 
 def project_create(*, name: str, description: str = "", actor: AbstractUser) -> Project:
+    require_superuser(actor, what="create a project")
     project = Project(name=name.strip(), description=description)
     project.full_clean()
     with transaction.atomic():
@@ -96,6 +98,7 @@ def project_update(*, project: Project, actor: AbstractUser, **changes: object) 
     for field in changes:
         if field not in {"name", "description"}:
             raise ValidationError({field: "This field cannot be changed."})
+    require_admin(actor, project.pk, what="change it")
     before = snapshot(project, PROJECT_AUDIT)
     for field, value in changes.items():
         setattr(project, field, value.strip() if field == "name" else value)
@@ -107,6 +110,7 @@ def project_update(*, project: Project, actor: AbstractUser, **changes: object) 
 
 
 def project_delete(*, project: Project, actor: AbstractUser) -> None:
+    require_superuser(actor, what="delete a project")
     if project.resources.exists():
         raise ValidationError(
             "This project still has AWS IAM resources: delete them first.", code="in_use"
@@ -115,6 +119,7 @@ def project_delete(*, project: Project, actor: AbstractUser) -> None:
 
 
 def resource_delete(*, resource: AwsIamResource, actor: AbstractUser) -> None:
+    require_admin(actor, resource.project_id, what="delete its resources")
     if resource.accounts.exists():
         raise ValidationError(
             "This resource still has PAM accounts: delete them first.", code="in_use"
@@ -133,6 +138,30 @@ RESOURCE_FIELDS = {
 RESOURCE_CHECKED_FIELDS = {"resource_role_arn", "set_source_identity"}
 
 
+def refuse_repointing(resource: AwsIamResource, new_arn: str, actor: AbstractUser | None) -> None:
+    """A new Resource Role changes what every account of the resource can reach. Nobody
+    re-points a resource holding an account granted to them (another admin must), and
+    a Resource Role is never also one of its own Target Roles."""
+    if actor is not None and actor.pk:
+        granted = models.Q(grants__user=actor) | models.Q(grants__group__user=actor)
+        if resource.accounts.filter(granted).exists():
+            raise ValidationError(
+                {
+                    "resource_role_arn": "You are granted an account of this resource: "
+                    "another admin must change its Resource Role."
+                },
+                code="self_conferred",
+            )
+    if resource.accounts.filter(target_role_arn=new_arn).exists():
+        raise ValidationError(
+            {
+                "resource_role_arn": "An account of this resource has this role as its "
+                "Target Role: the Resource Role must be a different role."
+            },
+            code="same_role",
+        )
+
+
 def resource_create(
     *,
     project: Project,
@@ -149,6 +178,7 @@ def resource_create(
     `checked=True` means the caller (the admin form) has just run resource_check on
     these exact values, so the role is not assumed twice for one save.
     """
+    require_admin(actor, project.pk, what="add resources to it")
     resource = AwsIamResource(
         project=project,
         name=name.strip(),
@@ -179,8 +209,11 @@ def resource_update(
     for field in changes:
         if field not in RESOURCE_FIELDS:
             raise ValidationError({field: "This field cannot be changed."})
+    require_admin(actor, resource.project_id, what="change its resources")
     before = snapshot(resource, RESOURCE_AUDIT)
     changed = {f for f, v in changes.items() if getattr(resource, f) != v}
+    if "resource_role_arn" in changed:
+        refuse_repointing(resource, str(changes["resource_role_arn"]).strip(), actor)
     for field in changed:
         value = changes[field]
         setattr(resource, field, value.strip() if isinstance(value, str) else value)
@@ -198,3 +231,41 @@ def resource_update(
         save_unique(resource, "name")
         record_update(resource, before, RESOURCE_AUDIT, actor)
     return resource
+
+
+ROLE_AUDIT = ["project", "user", "group", "role"]
+
+
+def role_create(
+    *,
+    project: Project,
+    role: str,
+    user: AbstractUser | None = None,
+    group: Group | None = None,
+    actor: AbstractUser | None,
+) -> ProjectRole:
+    """Give one user or one group a role in a project. Only the project's admins (and
+    superusers) may, and never to themselves or a group they are in."""
+    require_admin(actor, project.pk, what="give roles in it")
+    refuse_self(
+        actor,
+        what="give a project role to",
+        field="user" if user else "group",
+        user=user,
+        group=group,
+    )
+    grant = ProjectRole(project=project, role=role, user=user, group=group, created_by=actor)
+    grant.full_clean()
+    try:
+        with transaction.atomic():
+            grant.save()
+            record_create(grant, ROLE_AUDIT, actor)
+    except IntegrityError:
+        raise ValidationError("This role is already given.") from None
+    return grant
+
+
+def role_delete(*, role: ProjectRole, actor: AbstractUser | None) -> None:
+    """Take a role back. Removing one's own is allowed: it confers nothing."""
+    require_admin(actor, role.project_id, what="take roles back in it")
+    delete_recorded(role, ROLE_AUDIT, actor)

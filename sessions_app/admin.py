@@ -26,10 +26,12 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from access_requests.models import AccessRequest
+from pam_project.admin import RestrictedAdmin
 
 from . import revocation
 from .exports import approvals, csv_stream
 from .models import ConsoleSession, Status
+from .selectors import may_revoke
 
 BREAK_GLASS_FLAG = "BREAK-GLASS"
 
@@ -126,7 +128,7 @@ class UserEmailFilter(admin.SimpleListFilter):
 
 
 @admin.register(ConsoleSession)
-class ConsoleSessionAdmin(admin.ModelAdmin):
+class ConsoleSessionAdmin(RestrictedAdmin):
     """History is read-only: nobody edits or deletes what happened."""
 
     list_display = [
@@ -268,9 +270,6 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).restrict(request.user)
-
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
         # PostgreSQL refuses a NUL in any text parameter, which Django's filters pass on
         # (a 500). No stored value holds one: such a URL is refused as Django refuses any
@@ -296,7 +295,9 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
         return self._csv_response(queryset)
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("sessions_app.revoke_consolesession")
+        # Some session may be revoked here: ops (the revoke permission), superusers, the
+        # admins and approvers of a project. Each session is checked in _revoke.
+        return ConsoleSession.objects.reaches_any(request.user, "revoke")
 
     @admin.action(description="Revoke selected console sessions", permissions=["revoke"])
     def revoke_sessions(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
@@ -319,7 +320,7 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
         session = self.get_object(request, object_id)
         if session is None:
             raise Http404
-        if not self.has_revoke_permission(request):
+        if not may_revoke(request.user, session):
             raise PermissionDenied
         change_url = reverse("admin:sessions_app_consolesession_change", args=[session.pk])
         live = [session] if session.status == Status.ACTIVE else []
@@ -358,6 +359,14 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
 
     def _revoke(self, request: HttpRequest, live: list[ConsoleSession], reason: str) -> None:
         for session in live:
+            if not may_revoke(request.user, session):
+                self.message_user(
+                    request,
+                    f"#{session.pk}: not revoked: only its own user, an admin or approver of "
+                    "its project, or ops (the revoke permission) may.",
+                    messages.WARNING,
+                )
+                continue
             try:
                 revocation.session_revoke(session=session, actor=request.user, reason=reason)
             except revocation.RevocationRefused as refused:
@@ -375,7 +384,8 @@ class ConsoleSessionAdmin(admin.ModelAdmin):
     def render_change_form(
         self, request: HttpRequest, context: dict, *args: Any, **kwargs: Any
     ) -> HttpResponse:
-        context["can_revoke"] = self.has_revoke_permission(request)
+        original = context.get("original")
+        context["can_revoke"] = original is not None and may_revoke(request.user, original)
         original = context.get("original")
         under = self._request_of(original) if original is not None else None
         context["break_glass_request"] = under if under and under.break_glass else None

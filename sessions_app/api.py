@@ -20,16 +20,15 @@ from access_requests.selectors import windows_at
 from accounts.models import PamAccount
 from accounts.selectors import accounts_for_user
 from pam_project.api import NO_STORE
-from pam_project.querysets import may
 from pam_project.scopes import TokenScope, scope_allows
 
 from . import revocation
 from .access import AccessFailed, StepUpRequired, access_from_request
 from .exports import approvals_prefetch, approvers_of
-from .failures import failure_guidance, failure_status
+from .failures import failure_guidance, failure_status, shows_setup
 from .filters import SessionFilter, WhoHadAccessForm
 from .models import ConsoleSession, FailureStep
-from .selectors import active_at_q
+from .selectors import active_at_q, may_revoke, may_revoke_account
 
 
 class AccessSerializer(serializers.Serializer):
@@ -66,7 +65,10 @@ def _may_revoke(request: Request, owner_id: int | None, by_permission: bool) -> 
     if owner_id == request.user.pk:
         return
     if not by_permission:
-        raise exceptions.PermissionDenied("Only its own user or ops (revoke permission) may.")
+        raise exceptions.PermissionDenied(
+            "Only its own user, an admin or approver of its project, or ops (the revoke "
+            "permission) may."
+        )
     scope = getattr(request.auth, "scope", None)
     if scope is not None and not scope_allows(scope, "admin"):
         raise exceptions.PermissionDenied(
@@ -128,12 +130,14 @@ class AccessViewSet(viewsets.GenericViewSet):
         except StepUpRequired as refused:
             raise exceptions.PermissionDenied(refused.message) from None
         except AccessFailed as failure:
+            setup = shows_setup(request.user, account, failure.step)
             body = {
                 "session_id": failure.session.pk,
                 "step": failure.step,
                 "code": failure.code,
-                "message": failure.message,
-                "checks": failure_guidance(account, failure).checks,
+                # AWS's own words can quote account IDs and ARNs: project admins only.
+                "message": failure.message if setup else "",
+                "checks": failure_guidance(account, failure, request.user).checks,
             }
             headers = dict(NO_STORE)
             if failure.retry_after:
@@ -162,7 +166,7 @@ class AccessViewSet(viewsets.GenericViewSet):
         """AWS's AWSRevokeOlderSessions: every credential of the Target Role issued
         until now stops working."""
         account = self.get_object()
-        _may_revoke(request, None, may(request.user, "revoke", ConsoleSession))
+        _may_revoke(request, None, may_revoke_account(request.user, account))
         try:
             done = revocation.account_sessions_revoke(
                 account=account, actor=request.user, reason=_reason_of(request)
@@ -404,7 +408,7 @@ class SessionViewSet(viewsets.ReadOnlyModelViewSet):
         """Deny the session's credentials on its Target Role (within minutes, console
         included). Idempotent."""
         session = self.get_object()
-        _may_revoke(request, session.user_id, may(request.user, "revoke", ConsoleSession))
+        _may_revoke(request, session.user_id, may_revoke(request.user, session))
         try:
             revoked = revocation.session_revoke(
                 session=session, actor=request.user, reason=_reason_of(request)

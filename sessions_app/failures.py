@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
 from accounts.models import PamAccount
+from pam_project.roles import administers
 from resources.guidance import Guidance, guidance_for
 
 from .access import AccessFailed
@@ -21,8 +24,33 @@ def failure_status(step: str) -> int:
     return 502 if step in AWS_STEPS else 503
 
 
-def failure_guidance(account: PamAccount, failure: AccessFailed) -> Guidance:
+# The steps whose checklist names the project's setup: its External ID, the deployment's
+# AWS account, role ARNs. AWS's own message there can quote account IDs and ARNs too.
+SETUP_STEPS = {FailureStep.RESOURCE_ROLE, FailureStep.TARGET_ROLE}
+
+
+def shows_setup(viewer: AbstractBaseUser | AnonymousUser, account: PamAccount, step: str) -> bool:
+    """Whether `viewer` sees the setup details of a failure: only those who administer
+    the project (SPEC "Separation of duties"); others get what they can act on."""
+    return step not in SETUP_STEPS or administers(viewer, account.resource.project_id)
+
+
+def failure_guidance(
+    account: PamAccount, failure: AccessFailed, viewer: AbstractBaseUser | AnonymousUser
+) -> Guidance:
     resource = account.resource
+    if not shows_setup(viewer, account, failure.step):
+        title = guidance_for(failure.step, failure.code, external_id="", resource_role_arn="").title
+        return Guidance(
+            title,
+            [
+                f"the AWS side of this account is set up by the admins of the project "
+                f'"{resource.project.name}": tell one of them',
+                f"give them the console session number {failure.session.pk}: it records the "
+                "failed step and what AWS answered",
+                "nothing on your side needs changing; try again once they have fixed it",
+            ],
+        )
     return guidance_for(
         failure.step,
         failure.code,

@@ -7,6 +7,7 @@ from django.utils import timezone
 from access_requests.models import AccessRequest
 from accounts.models import PamAccount
 from pam_project.querysets import RestrictedQuerySet
+from pam_project.roles import HISTORY_READERS, Role
 from resources.aws import Step
 
 
@@ -32,6 +33,12 @@ class FailureStep(models.TextChoices):
 
 
 class ConsoleSessionQuerySet(RestrictedQuerySet):
+    project_path = "account__resource__project_id"
+    # Everyone with a role in the project reads its sessions; its admins and approvers
+    # may revoke them, as may ops with the global revoke permission.
+    role_actions = {"view": HISTORY_READERS, "revoke": frozenset({Role.ADMIN, Role.APPROVER})}
+    global_actions = frozenset({"revoke"})
+
     def own(self, user: object) -> ConsoleSessionQuerySet:
         """Everyone sees their own history; ops (view_consolesession) see everyone's."""
         return self.filter(user=user)

@@ -8,9 +8,11 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from access_requests.models import RequestStatus
-from accounts.models import AccountGrant, GrantKind
+from access_requests.models import RequestStatus, approver_q
+from accounts.models import AccountGrant, GrantKind, PamAccount
 from pam_project.durations import MAX_SECONDS
+from pam_project.querysets import may
+from pam_project.roles import Role, holds_role
 
 from .models import ConsoleSession, FailureStep, Status
 
@@ -78,3 +80,28 @@ def sessions_losing_access() -> QuerySet[ConsoleSession]:
         .filter(Q(user__is_active=False) | Q(user__isnull=True) | standing_lost | window_lost)
         .select_related("user", "account__resource__project", "access_request")
     )
+
+
+def may_revoke(user: AbstractBaseUser | AnonymousUser, session: ConsoleSession) -> bool:
+    """Who may revoke a session (SPEC "Revocation"): its own user; an admin or approver
+    of its project, or an approver the account names; ops with the global revoke
+    permission; superusers."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if session.user_id == user.pk:
+        return True
+    if ConsoleSession.objects.restrict(user, "revoke").filter(pk=session.pk).exists():
+        return True
+    return PamAccount.objects.filter(pk=session.account_id).filter(approver_q(user)).exists()
+
+
+def may_revoke_account(user: AbstractBaseUser | AnonymousUser, account: PamAccount) -> bool:
+    """Who may revoke every session of an account's Target Role: as may_revoke, without
+    the "own session" case."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser or may(user, "revoke", ConsoleSession):
+        return True
+    if holds_role(user, [Role.ADMIN, Role.APPROVER], account.resource.project_id):
+        return True
+    return PamAccount.objects.filter(pk=account.pk).filter(approver_q(user)).exists()

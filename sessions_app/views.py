@@ -23,7 +23,7 @@ from mfa import stepup
 from mfa.views import step_up_redirect
 
 from .access import AccessFailed, StepUpRequired, access_from_request
-from .failures import failure_guidance, failure_status
+from .failures import failure_guidance, failure_status, shows_setup
 from .models import FailureStep
 from .presenters import session_rows
 from .selectors import sessions_for_user
@@ -132,7 +132,8 @@ def account_access(request: HttpRequest, account_id: int) -> HttpResponse:
                 "account": account,
                 "failure": failure,
                 "step_label": FailureStep(failure.step).label,
-                "guidance": failure_guidance(account, failure),
+                "guidance": failure_guidance(account, failure, request.user),
+                "shows_setup": shows_setup(request.user, account, failure.step),
             },
             status=failure_status(failure.step),
         )

@@ -3,10 +3,15 @@ names the step and what to check. Never a 500, never a lost attempt."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
 import requests
 from django.urls import reverse
 
+from rest_framework.test import APIClient
+
+from resources.models import ProjectRole
 from sessions_app.models import ConsoleSession, FailureStep, Status
 
 from .factories import TARGET_ROLE_ARN
@@ -27,7 +32,13 @@ def only_row():
     return row
 
 
-def test_hop_1_denied(member, aws, federation, account):
+def administer(user, account):
+    return ProjectRole.objects.create(project=account.resource.project, user=user, role="admin")
+
+
+def test_hop_1_denied(member, bob, aws, federation, account):
+    # Bob administers the project too: the page shows him its setup (External ID, ...).
+    administer(bob, account)
     aws.fail(account.resource.resource_role_arn, message="User: deployment is not authorized")
 
     response = post_access(member, account)
@@ -53,7 +64,8 @@ def test_hop_1_denied(member, aws, federation, account):
     assert federation.calls == []
 
 
-def test_hop_2_denied(member, aws, federation, account):
+def test_hop_2_denied(member, bob, aws, federation, account):
+    administer(bob, account)
     aws.fail(TARGET_ROLE_ARN, code="AccessDenied", message="not authorized to assume target")
 
     response = post_access(member, account)
@@ -65,6 +77,42 @@ def test_hop_2_denied(member, aws, federation, account):
     row = only_row()
     assert (row.failure_step, row.error_code) == (FailureStep.TARGET_ROLE, "AccessDenied")
     assert federation.calls == []
+
+
+@pytest.mark.parametrize("role", [None, "auditor", "approver"])
+@pytest.mark.parametrize("failing", ["resource", "target"])
+def test_a_failure_page_shows_the_setup_only_to_the_projects_admins(
+    member, bob, aws, federation, account, role, failing
+):
+    """Others see what they can act on (whom to tell, the session number), never the
+    External ID, the deployment's account ID, the role ARNs or AWS's own message."""
+    if role:
+        ProjectRole.objects.create(project=account.resource.project, user=bob, role=role)
+    arn = account.resource.resource_role_arn if failing == "resource" else TARGET_ROLE_ARN
+    aws.fail(arn, message=f"User: arn:aws:sts::123456789012:assumed-role/x is denied on {arn}")
+
+    response = post_access(member, account)
+
+    assert response.status_code == 502
+    page = response.content.decode()
+    row = only_row()
+    for secret in [
+        account.resource.project.external_id,
+        "123456789012",
+        account.resource.resource_role_arn,
+        TARGET_ROLE_ARN,
+        "is denied",
+    ]:
+        assert secret not in page
+    assert f"console session number {row.pk}" in page
+    assert html.escape(f'admins of the project "{account.resource.project.name}"') in page
+    assert "AccessDenied" in page  # the code is no secret and names what happened
+    api = APIClient()
+    api.force_login(bob)
+    body = api.post(f"/api/v1/accounts/{account.pk}/access/").json()
+    assert body["message"] == ""
+    assert account.resource.project.external_id not in str(body)
+    assert "123456789012" not in str(body)
 
 
 def test_sts_timeouts_are_retried_then_reported_as_the_step_that_timed_out(

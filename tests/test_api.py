@@ -14,7 +14,7 @@ from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, PamAccount
-from resources.models import AwsIamResource
+from resources.models import AwsIamResource, ProjectRole
 from sessions_app.models import ConsoleSession, Status
 
 from .factories import (
@@ -365,6 +365,8 @@ def test_access_over_the_api_returns_the_signin_url_session_and_expiry(federatio
 
 
 def test_a_failed_access_over_the_api_is_json_naming_the_step(aws, federation, account, bob):
+    # Bob administers the project: he gets AWS's message and the setup checklist.
+    ProjectRole.objects.create(project=account.resource.project, user=bob, role="admin")
     aws.fail(account.resource.resource_role_arn, code="AccessDenied", message="denied")
     client = APIClient()
     client.force_login(bob)
@@ -576,6 +578,7 @@ def test_the_api_root_lists_every_collection(db, bob):
     assert sorted(body) == [
         "accounts",
         "grants",
+        "project-roles",
         "projects",
         "requests",
         "resources",

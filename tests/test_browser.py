@@ -248,9 +248,15 @@ def test_a_failing_aws_step_shows_its_page(page, context, live_server, demo, sho
     failure.wait_for_load_state()
     expect(failure.locator("h1")).to_have_text("Access to broken failed")
     expect(failure.locator(".step")).to_contain_text("Target Role (hop 2)")
-    expect(failure.locator("ul.checks")).to_contain_text("trust policy allows the principal")
+    # The demo user administers nothing: the page says whom to tell and what to give
+    # them, and none of the project's setup (External ID, role ARNs).
+    session = ConsoleSession.objects.get()
+    expect(failure.locator("ul.checks")).to_contain_text('admins of the project "Demo"')
+    expect(failure.locator("ul.checks")).to_contain_text(f"console session number {session.pk}")
+    assert session.account.resource.project.external_id not in failure.content()
+    assert session.target_role_arn not in failure.content()
     shot(failure, shots, "access-failed")
-    assert ConsoleSession.objects.get().failure_step == "target_role"
+    assert session.failure_step == "target_role"
 
 
 def test_an_outsider_sees_no_accounts_and_gets_404s(page, live_server, demo, shots):

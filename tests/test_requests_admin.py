@@ -298,7 +298,7 @@ def test_each_staff_user_sees_only_what_restrict_shows(jit, bob, approver, charl
     # The account filter names only the accounts of what they see.
     assert str(jit) in text(page) and str(other) not in text(page)
     detail = reverse("admin:access_requests_accessrequest_change", args=[hidden.pk])
-    assert logged_in(approver).get(detail).status_code == 302  # "does not exist"
+    assert logged_in(approver).get(detail).status_code == 404  # as if it did not exist
 
     ops = UserFactory(username="olga", is_staff=True)
     ops.user_permissions.add(Permission.objects.get(codename="view_accessrequest"))
