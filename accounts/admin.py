@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from pam_project.admin import ServiceAdmin, copyable
+from pam_project.admin import RestrictedInline, ServiceAdmin, copyable
 from pam_project.forms import form_changes
 from resources.policies import as_json, target_role_trust_policy
 
@@ -36,7 +36,7 @@ ACCOUNT_JIT_FIELDS = [
 ]
 
 
-class GrantInline(admin.TabularInline):
+class GrantInline(RestrictedInline, admin.TabularInline):
     model = AccountGrant
     form = GrantForm
     extra = 1

@@ -65,8 +65,8 @@ def account_rules(
         if account.pk and actor is not None and actor.pk and _granted(account, actor):
             raise ValidationError(
                 {
-                    "target_role_arn": "You are granted this account: another admin "
-                    "must change its Target Role."
+                    "target_role_arn": "You are granted this account, so you cannot "
+                    "change its Target Role: another admin must do it."
                 },
                 code="self_conferred",
             )

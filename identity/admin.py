@@ -3,6 +3,8 @@ keeping IdP-managed group memberships out of reach (the IdP sets them at each si
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -11,6 +13,9 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.contrib.auth.models import Group
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+
+from pam_project.admin import is_autocomplete
+from pam_project.roles import administers
 
 from .emails import clash_message
 from .models import IdpGroup, SsoIdentity
@@ -27,7 +32,15 @@ class UniqueEmailMixin(forms.ModelForm):
         return email
 
 
+# What confers access on the user it is set on: nobody sets these on themselves, not
+# even a superuser (SPEC "Nobody confers access on themselves"); another admin must.
+SELF_LOCKED_FIELDS = ("groups", "user_permissions", "is_staff", "is_superuser", "is_active")
+
+
 class PamUserChangeForm(UniqueEmailMixin, UserChangeForm):
+    # Set by PamUserAdmin.get_form: the person saving.
+    actor: Any = None
+
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
         if "groups" in self.fields:
@@ -36,6 +49,23 @@ class PamUserChangeForm(UniqueEmailMixin, UserChangeForm):
                 "Local groups only. Groups from the identity provider are set at each "
                 "sign-in and shown read-only below."
             )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        actor = self.actor
+        if actor is not None and self.instance.pk == actor.pk:
+            for name in SELF_LOCKED_FIELDS:
+                if name in self.changed_data:
+                    label = self.fields[name].label or name
+                    self.add_error(
+                        name,
+                        forms.ValidationError(
+                            f"You cannot change your own {str(label).lower()} (it decides "
+                            "what you may do): another admin must do it.",
+                            code="self_conferred",
+                        ),
+                    )
+        return data
 
     def clean_groups(self) -> QuerySet:
         # The IdP's groups are not in the choices, so saving the form keeps them as they
@@ -87,6 +117,26 @@ class PamUserAdmin(UserAdmin):
         *UserAdmin.fieldsets[3:],
     )
 
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type:
+        form = super().get_form(request, obj, **kwargs)
+        if issubclass(form, PamUserChangeForm):
+            form = type(form.__name__, (form,), {"actor": request.user})
+        return form
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A project admin picks people for grants, approvers and roles in select2 boxes
+        # (the admin's autocomplete asks this question of the User admin), without being
+        # able to open anyone's user page.
+        if obj is None and is_autocomplete(request) and administers(request.user):
+            return True
+        return super().has_view_permission(request, obj)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        users = super().get_queryset(request)
+        if is_autocomplete(request) and not request.user.has_perm("auth.view_user"):
+            return users.filter(is_active=True)
+        return users
+
     @admin.display(description="Groups from the identity provider")
     def idp_groups(self, user: User) -> str:
         names = user.groups.filter(idp__isnull=False).values_list("name", flat=True)
@@ -108,3 +158,30 @@ class PamGroupAdmin(GroupAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).select_related("idp")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is None and is_autocomplete(request) and administers(request.user):
+            return True
+        return super().has_view_permission(request, obj)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type:
+        form = super().get_form(request, obj, **kwargs)
+        actor = request.user
+
+        class RefusingOwnGroup(form):
+            def clean_permissions(self) -> QuerySet:
+                chosen = self.cleaned_data["permissions"]
+                if (
+                    self.instance.pk
+                    and "permissions" in self.changed_data
+                    and actor.groups.filter(pk=self.instance.pk).exists()
+                ):
+                    raise forms.ValidationError(
+                        "You are in this group, so you cannot change its permissions: "
+                        "another admin must do it.",
+                        code="self_conferred",
+                    )
+                return chosen
+
+        RefusingOwnGroup.__name__ = form.__name__
+        return RefusingOwnGroup

@@ -105,6 +105,30 @@ class RestrictedAdmin(admin.ModelAdmin):
         return self._may(request, "change", None)
 
 
+class RestrictedInline(admin.options.InlineModelAdmin):
+    """An inline whose rows belong to the parent's project (an account's grants): it is
+    shown to who may see the parent and editable by who may change the parent, instead
+    of by Django's global permissions on the inline's model."""
+
+    def _parent_may(self, request: HttpRequest, action: str, obj: Model | None) -> bool:
+        rows = self.parent_model._default_manager.all()
+        if obj is None:
+            return rows.reaches_any(request.user, action)
+        return rows.restrict(request.user, action).filter(pk=obj.pk).exists()
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._parent_may(request, "view", obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._parent_may(request, "change", obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._parent_may(request, "change", obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._parent_may(request, "change", obj)
+
+
 class ServiceAdmin(RestrictedAdmin):
     """Saves through the app's services instead of ModelForm.save().
 

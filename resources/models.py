@@ -56,7 +56,8 @@ class ProjectRoleQuerySet(RestrictedQuerySet):
 
     def own(self, user: Any) -> ProjectRoleQuerySet:
         """The roles a person holds, directly or through a group."""
-        return self.filter(models.Q(user=user) | models.Q(group__user=user)).distinct()
+        held = ProjectRole.objects.filter(models.Q(user=user) | models.Q(group__user=user))
+        return self.filter(pk__in=held.values("pk"))
 
 
 class Project(models.Model):

@@ -147,8 +147,8 @@ def refuse_repointing(resource: AwsIamResource, new_arn: str, actor: AbstractUse
         if resource.accounts.filter(granted).exists():
             raise ValidationError(
                 {
-                    "resource_role_arn": "You are granted an account of this resource: "
-                    "another admin must change its Resource Role."
+                    "resource_role_arn": "You are granted an account of this resource, so "
+                    "you cannot change its Resource Role: another admin must do it."
                 },
                 code="self_conferred",
             )

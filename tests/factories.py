@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, User
 from factory.django import DjangoModelFactory
 
 from accounts.models import AccountGrant, PamAccount
-from resources.models import AwsIamResource, Project
+from resources.models import AwsIamResource, Project, ProjectRole
 from sessions_app.models import ConsoleSession
 
 CUSTOMER_ACCOUNT = "111122223333"
@@ -83,3 +83,11 @@ class ConsoleSessionFactory(DjangoModelFactory):
     resource_role_arn = factory.LazyAttribute(lambda s: s.account.resource.resource_role_arn)
     role_session_name = factory.LazyAttribute(lambda s: s.user_email)
     duration_seconds = 1800
+
+
+class ProjectRoleFactory(DjangoModelFactory):
+    class Meta:
+        model = ProjectRole
+
+    project = factory.SubFactory(ProjectFactory)
+    role = "admin"
