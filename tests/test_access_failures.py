@@ -8,7 +8,6 @@ import html
 import pytest
 import requests
 from django.urls import reverse
-
 from rest_framework.test import APIClient
 
 from resources.models import ProjectRole
