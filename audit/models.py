@@ -4,10 +4,24 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from pam_project.querysets import RestrictedQuerySet
+from pam_project.roles import CONFIG_READERS
+
+
+class AuditEventQuerySet(RestrictedQuerySet):
+    """Superusers and holders of `audit.view_auditevent` (a security team) read every
+    event; a project's admins and auditors read its events; nobody else reads any, not
+    even the events about themselves."""
+
+    project_path = "project_id"
+    role_actions = {"view": CONFIG_READERS}
+
 
 class AuditEvent(models.Model):
-    """Who changed which configuration, when, and what changed. Written by the services,
-    in the same transaction as the change; never edited or deleted by the app."""
+    """Who changed which configuration or access, when, through what, and what changed.
+    Written in the same transaction as the change (by the services, and by receivers for
+    Django's own users and groups: identity/audit.py); never edited or deleted by the app
+    once that transaction commits."""
 
     class Action(models.TextChoices):
         CREATE = "create"
@@ -42,8 +56,16 @@ class AuditEvent(models.Model):
     via = models.CharField(
         max_length=16,
         blank=True,
-        help_text="admin, api or web; empty for a command (manage.py, the demo seed)",
+        help_text="The channel: admin, api, web, cli (manage.py, the demo seed) or idp (the "
+        "identity provider's sign-in sync; sso in older events); empty for a background task",
     )
+    # The project the changed row belongs to (pam_project.querysets.project_id_of), so
+    # its admins and auditors read its events; null for rows of no project (users,
+    # groups, tokens). A plain integer: the audit log sits below the projects' app, and
+    # an event outlives its project.
+    project_id = models.PositiveIntegerField(null=True, blank=True, db_index=True)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -5,6 +5,9 @@ new one is created with no access at all (no grant, not staff). Their email and 
 are refreshed from the IdP, and the Django groups the IdP manages are set to exactly the
 groups claim: a group removed at the IdP is removed here at the next sign-in, and with it
 any grant given to that group. Groups nobody marked as IdP-managed are never touched.
+
+Everything written here is audited by identity/audit.py's receivers, under the channel
+`idp` and acting as nobody (the IdP says so, whoever the browser is signed in as).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.context import audit_context
 
 from .emails import email_taken_by
 from .errors import SsoFailed
@@ -43,7 +46,7 @@ def sso_sign_in(*, issuer: str, claims: dict[str, Any], groups_claim: str) -> Ab
     names = _names(claims)
     groups = _groups(claims, groups_claim)
     try:
-        with transaction.atomic():
+        with audit_context(via="idp", actor=None), transaction.atomic():
             return _sign_in(issuer, subject, email, names, groups)
     except IntegrityError:
         # Two first sign-ins at once, or an email taken between the check and the write.
@@ -81,7 +84,6 @@ def _sign_in(
             for field, (_, value) in changes.items():
                 setattr(user, field, value)
             user.save(update_fields=list(changes))
-            audit_record(actor=None, action="update", instance=user, changes=changes, via="sso")
     else:
         _refuse_taken_email(email, exclude_pk=None)
         user = User(username=_free_username(email, issuer, subject), email=email, **names)
@@ -89,13 +91,6 @@ def _sign_in(
         user.set_unusable_password()
         user.save()
         identity = SsoIdentity.objects.create(user=user, issuer=issuer, subject=subject)
-        audit_record(
-            actor=None,
-            action="create",
-            instance=user,
-            changes={"issuer": issuer, "subject": subject, "email": email},
-            via="sso",
-        )
     _mirror_groups(user, issuer, groups)
     identity.last_sign_in_at = timezone.now()
     identity.save(update_fields=["last_sign_in_at"])
@@ -128,15 +123,6 @@ def _mirror_groups(user: AbstractUser, issuer: str, wanted: list[str]) -> None:
         user.groups.add(*added)
     if removed:
         user.groups.remove(*removed)
-    if added or removed:
-        # The IdP's groups before and after, as every other update is recorded.
-        audit_record(
-            actor=None,
-            action="update",
-            instance=user,
-            changes={"idp_groups": [sorted(g.name for g in have), sorted(g.name for g in want)]},
-            via="sso",
-        )
 
 
 def _new_idp_group(issuer: str, value: str) -> Group:
@@ -149,13 +135,6 @@ def _new_idp_group(issuer: str, value: str) -> Group:
         name = value[: GROUP_NAME_MAX - len(suffix)] + suffix
     group = Group.objects.create(name=name)
     IdpGroup.objects.create(group=group, issuer=issuer, claim_value=value)
-    audit_record(
-        actor=None,
-        action="create",
-        instance=group,
-        changes={"issuer": issuer, "claim_value": value},
-        via="sso",
-    )
     return group
 
 

@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from access_requests.api import RequestViewSet
 from accounts.api import AccountViewSet, GrantViewSet, TokenViewSet
+from audit.api import AuditEventViewSet
 from resources.api import ProjectRoleViewSet, ProjectViewSet, ResourceViewSet
 from sessions_app.api import AccessViewSet, SessionViewSet
 
@@ -19,6 +20,7 @@ router.register("grants", GrantViewSet, basename="grant")
 router.register("requests", RequestViewSet, basename="request")
 router.register("sessions", SessionViewSet, basename="session")
 router.register("tokens", TokenViewSet, basename="token")
+router.register("audit", AuditEventViewSet, basename="audit")
 
 urlpatterns = [
     path("v1/", include((router.urls, "api"), namespace="api")),
