@@ -176,6 +176,15 @@ class RevocationState(models.TextChoices):
     ABANDONED = "abandoned", "Never in force"
 
 
+class RevocationQuerySet(RestrictedQuerySet):
+    """Read as the sessions they end are: the audit log files a revocation under its
+    account's project (pam_project.querysets.project_id_of), so that project's admins and
+    auditors see who revoked what."""
+
+    project_path = "account__resource__project_id"
+    role_actions = {"view": HISTORY_READERS}
+
+
 class Revocation(models.Model):
     """One deny statement in a Target Role's revocation policy (resources/aws/iam.py):
     credentials issued before `before`, of one session (`user_id`) or of every session
@@ -202,6 +211,8 @@ class Revocation(models.Model):
     )
     created_by_name = models.CharField(max_length=254)
     reason = models.CharField(max_length=500)
+
+    objects = RevocationQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]

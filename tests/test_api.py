@@ -577,6 +577,7 @@ def test_the_api_root_lists_every_collection(db, bob):
     body = client.get("/api/v1/").json()
     assert sorted(body) == [
         "accounts",
+        "audit",
         "grants",
         "project-roles",
         "projects",

@@ -129,6 +129,8 @@ def test_revoking_a_session_denies_exactly_its_credentials(live, target, alice):
     assert vic.status == Status.ACTIVE
     event = AuditEvent.objects.get(object_type="sessions_app.revocation")
     assert event.actor == alice and event.changes["sessions_revoked"] == [una.pk]
+    # Filed under the account's project: its admins and auditors read who revoked it.
+    assert event.project_id == una.account.resource.project_id
 
 
 def test_revoking_twice_changes_nothing_and_expiry_never_overwrites_it(live, target, alice):
