@@ -4,14 +4,16 @@
     -> window found, for an eligible grant (access_requests.selectors.open_window_end)
     -> `pending` row committed             (services.session_start)
     -> refused without a window, or under 15 minutes left in it
-    -> rate limit counted from the rows    (PAM_ACCESS_RATE)
+    -> rate limit counted from the rows    (PAM_ACCESS_RATE; refusals: one row a minute)
     -> hop 1 + hop 2                       (resources.aws.assume_chain)
     -> sign-in token, sign-in URL          (resources.aws.get_signin_token / signin_url)
     -> `active` with AWS's own expiry, expiry task on commit (services.session_activate)
 
 Every call leaves one row: `active` (AccessGranted returned) or `failed` (AccessFailed
-raised, naming the step). The web page and the API both come in through
-`access_from_request`, and present a failure through failures.py.
+raised, naming the step), but for refusals past the rate limit, which one row per user
+and minute counts (`refused_count`): a flood of requests must not flood the history.
+The web page and the API both come in through `access_from_request`, and present a
+failure through failures.py.
 
 Before any of it, like the grant check, an account with `require_mfa` needs a
 second-factor check in the last 5 minutes (`check_step_up`, reading only the session:
@@ -28,8 +30,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import F, Q, Subquery
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -44,7 +48,7 @@ from pam_project.users import user_label
 from resources import aws
 
 from . import services
-from .models import ConsoleSession, FailureStep
+from .models import ConsoleSession, FailureStep, Status
 from .selectors import recent_attempts
 
 log = logging.getLogger(__name__)
@@ -264,10 +268,12 @@ def _refuse_window(
 
 
 def _check_rate(session: ConsoleSession, user: AbstractUser) -> None:
-    """Refuse (and record the refusal) past PAM_ACCESS_RATE attempts per window.
+    """Refuse (and count the refusal) past PAM_ACCESS_RATE attempts per window.
 
     Counted after this attempt's row is written, among rows up to its id, so that
-    concurrent attempts cannot all slip under the limit together.
+    concurrent attempts cannot all slip under the limit together. Refusals are not
+    counted (recent_attempts leaves them out), so they never extend the limit, and how
+    they are recorded (one row a minute, _count_refusal) cannot change it.
     """
     limit, seconds = settings.PAM_ACCESS_RATE
     attempts = recent_attempts(user, up_to_id=session.pk, seconds=seconds)
@@ -279,13 +285,61 @@ def _check_rate(session: ConsoleSession, user: AbstractUser) -> None:
         if oldest
         else seconds
     )
-    raise _fail(
-        session,
-        FailureStep.RATE_LIMITED,
-        "TooManyRequests",
-        f"More than {limit} Access attempts in a {per(seconds)}; try again in {retry_after} s.",
-        retry_after=retry_after,
+    code = "TooManyRequests"
+    message = (
+        f"More than {limit} Access attempts in a {per(seconds)}; try again in {retry_after} s."
     )
+    refusal = _count_refusal(session, code, message)
+    log.info(
+        "Access refused: console session %s (refusal %s of its minute), user %s, account "
+        "%s, step %s, code %s",
+        refusal.pk,
+        refusal.refused_count,
+        session.user_email,
+        session.account_id,
+        FailureStep.RATE_LIMITED,
+        code,
+    )
+    raise AccessFailed(refusal, FailureStep.RATE_LIMITED, code, message, retry_after=retry_after)
+
+
+def _count_refusal(session: ConsoleSession, code: str, message: str) -> ConsoleSession:
+    """The row that records this rate-limit refusal: the user's refusal row of this
+    minute, with one more on its `refused_count` (F() + 1, in the database) and its
+    ended_at moved to now; or, for the minute's first refusal, this attempt's own row,
+    failed as `rate_limited`. A counted attempt's own `pending` row is then removed: it
+    was only ever this refusal, and the minute's row now records it.
+
+    Concurrent refusals of one user are taken one at a time, so that two first
+    refusals of a minute cannot both become its row: on PostgreSQL by locking the
+    user's row (FOR NO KEY UPDATE: rows that refer to the user are still written
+    meanwhile) for these few statements; on SQLite, where a transaction's first write
+    takes the database's write lock, by writing first (the UPDATE), never reading.
+    """
+    start = session.created_at.replace(second=0, microsecond=0)
+    this_minute = ConsoleSession.objects.filter(
+        user_id=session.user_id,
+        failure_step=FailureStep.RATE_LIMITED,
+        created_at__gte=start,
+        created_at__lt=start + timedelta(minutes=1),
+    )
+    # The earliest, should there be more than one (rows written before refusals shared
+    # a row): the count goes on one row only.
+    first = this_minute.order_by("pk").values("pk")[:1]
+    with transaction.atomic():
+        if connection.features.has_select_for_update:
+            locked = get_user_model().objects.select_for_update(no_key=True)
+            list(locked.filter(pk=session.user_id).values_list("pk", flat=True))
+        counted = ConsoleSession.objects.filter(pk=Subquery(first)).update(
+            refused_count=F("refused_count") + 1, ended_at=timezone.now()
+        )
+        if counted:
+            ConsoleSession.objects.filter(pk=session.pk, status=Status.PENDING).delete()
+            return this_minute.order_by("pk").first() or session
+        services.session_fail(
+            session=session, step=FailureStep.RATE_LIMITED, code=code, message=message
+        )
+        return session
 
 
 def _fail(

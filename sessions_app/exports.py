@@ -142,6 +142,9 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("request_reason", "access_request__reason", "text"),
     ("request_ticket", "access_request__ticket", "text"),
     ("approvers", APPROVERS, "text"),
+    # How many attempts the row records: 1, or on a rate-limited row every refused
+    # attempt of its user in that minute (added last: the columns before keep their place).
+    ("refused_count", "refused_count", "number"),
 ]
 HEADERS = [header for header, _, _ in COLUMNS]
 # Spreadsheets run a cell starting with these as a formula; user agents and AWS error

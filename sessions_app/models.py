@@ -45,7 +45,11 @@ class ConsoleSessionQuerySet(RestrictedQuerySet):
 
 
 class ConsoleSession(models.Model):
-    """One row per Access attempt, whatever happened. Never deleted by the app.
+    """One row per Access attempt, whatever happened, but for refusals past the rate
+    limit: those of one user in one minute share a row, which counts them
+    (`refused_count`), so that a flood of clicks or scripted calls cannot flood the
+    history. Never deleted by the app (a refused attempt's own `pending` row is
+    removed once its refusal is counted on the minute's row: access.py).
 
     Holds what an auditor needs (who, which role, from where, when, outcome, the
     identifiers CloudTrail records) and nothing that grants access: no secret key,
@@ -86,6 +90,17 @@ class ConsoleSession(models.Model):
     failure_step = models.CharField(max_length=32, choices=FailureStep.choices, blank=True)
     error_code = models.CharField(max_length=128, blank=True)
     error_message = models.TextField(blank=True)
+    # How many attempts the row records: 1, except on a rate-limit refusal row, which
+    # counts every refused attempt of its user in that minute (from created_at, the
+    # first, to ended_at, the last). Summed over rows, it is the number of attempts.
+    # db_default too: rows written outside the ORM (bench/history.py) record one.
+    refused_count = models.PositiveIntegerField(
+        "attempts",
+        default=1,
+        db_default=1,
+        help_text="Attempts this row records: 1, or on a rate-limited row every refused "
+        "attempt of its user in that minute.",
+    )
 
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
