@@ -7,8 +7,10 @@ cache, and a Celery broker on the local filesystem, so clicking Access needs no 
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import stat
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -41,6 +43,66 @@ if not _var_dir and not CHECKOUT:
         "files (SQLite, the filesystem broker, the local secret key), e.g. /var/lib/pam."
     )
 VAR_DIR = Path(_var_dir).resolve() if _var_dir else BASE_DIR / "var"
+# Owner-only (0700), whatever the umask: the SQLite database (its session table holds
+# the keys of signed-in sessions, each able to open consoles), the local secret key and
+# the broker's messages are this app's alone.
+_VAR_DIR_MODE = 0o700
+# The SQLite database file itself (0600), in case var/ is ever opened up or the file
+# copied out of it.
+_SQLITE_FILE_MODE = 0o600
+
+
+def _private_var_dir() -> None:
+    """Create VAR_DIR owner-only if it is missing (every writer of run-time files finds it
+    there). An existing one is tightened only if it is the checkout's own ./var, which
+    earlier versions created with the umask (often 0755): a PAM_VAR_DIR that exists is
+    the operator's, maybe shared on purpose (or /tmp), and not this app's to chmod.
+    Where it cannot be created (a read-only tree that writes nothing there), nothing
+    happens; whatever then needs it fails as it did before, saying what."""
+    try:
+        VAR_DIR.mkdir(mode=_VAR_DIR_MODE, parents=True)
+        VAR_DIR.chmod(_VAR_DIR_MODE)  # mkdir's mode is filtered by the umask
+    except FileExistsError:
+        if not _var_dir:
+            _tighten(VAR_DIR, _VAR_DIR_MODE)
+    except OSError:
+        pass
+
+
+def _private_sqlite_file(name: object) -> None:
+    """Create a SQLite database file owner-only before SQLite does, which would make it
+    on first connect with the umask (often 0644: readable by every local user). An
+    empty file is an empty database to SQLite, and the journal files it makes beside it
+    take the database file's mode (SQLite's own rule). An existing file is tightened:
+    made before this rule, it holds the same keys. Not :memory: or URI names; nothing
+    when its directory is missing (SQLite then says so itself)."""
+    if not isinstance(name, (str, Path)) or str(name) in ("", ":memory:"):
+        return
+    if str(name).startswith("file:"):
+        return
+    path = Path(name)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _SQLITE_FILE_MODE)
+    except FileExistsError:
+        _tighten(path, _SQLITE_FILE_MODE)
+    except OSError:
+        pass
+    else:
+        os.fchmod(fd, _SQLITE_FILE_MODE)  # as mkdir's, open's mode passes the umask
+        os.close(fd)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """Drop group and other permissions from a file or directory this user owns."""
+    try:
+        st = path.stat()
+        if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
+            path.chmod(stat.S_IMODE(st.st_mode) & mode)
+    except OSError:
+        pass
+
+
+_private_var_dir()
 
 
 def _local_secret_key() -> str:
@@ -54,7 +116,7 @@ def _local_secret_key() -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        VAR_DIR.mkdir(mode=_VAR_DIR_MODE, parents=True, exist_ok=True)
         key = secrets.token_urlsafe(50)
         path.touch(mode=0o600)
         path.write_text(key)
@@ -112,7 +174,7 @@ MIDDLEWARE = [
 ]
 
 AUTHENTICATION_BACKENDS = [
-    # First: refuses credentials for a username+address locked out after repeated failures.
+    # First: refuses credentials while their username or address is locked out (AXES_*).
     "axes.backends.AxesStandaloneBackend",
     # Passwords, within PAM_LOCAL_LOGIN.
     "identity.local.LocalPasswordBackend",
@@ -143,6 +205,8 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    _private_sqlite_file(DATABASES["default"]["NAME"])
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -200,12 +264,38 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-# Login brute force (the site's login and the admin's): 5 failures for a username from
-# one address lock that pair for 15 minutes. Per pair, so nobody can lock a colleague
-# out from elsewhere.
+# Login brute force (the site's login and the admin's share the count): 5 failures for
+# one username, from any addresses, lock the username (one account guessed from many
+# addresses), and 5 from one address, for any usernames, lock the address (one password
+# sprayed over many accounts), for 15 minutes: a failure counts until it is 15 minutes
+# old. A success clears its username's count and its address's. No pair entry
+# (["username", "ip_address"]): axes has one limit for every entry, and a pair's
+# failures count in both, so it would lock nothing more.
+# Why 5 for both: people sign in by SSO; passwords are the first admin's and
+# break-glass (or a small team's, without an IdP), so 5 failures in a row are far
+# likelier an attack than typos. Per pair only (before issue 16), a new address per
+# guess made the guesses unlimited. The price: anyone can lock a username out for 15
+# minutes, break-glass included (`manage.py axes_reset_username NAME` lifts it), and
+# behind a proxy PAM_TRUSTED_PROXIES does not count, all clients share its address.
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+
+
+def _axes_lockout_parameters(request_or_attempt: object, credentials: object = None) -> list:
+    """["username", "ip_address"], but only "ip_address" for a failure that names no
+    username (an authenticate() without one, as the OIDC callback's): axes would count
+    every such failure, from anywhere, as one username, None, and 5 of them would lock
+    out everyone's SSO."""
+    from axes.helpers import get_client_username  # here: it needs the apps loaded
+
+    if hasattr(request_or_attempt, "META"):
+        username = get_client_username(request_or_attempt, credentials)
+    else:  # an AccessAttempt
+        username = getattr(request_or_attempt, "username", None)
+    return ["username", "ip_address"] if username else ["ip_address"]
+
+
+AXES_LOCKOUT_PARAMETERS = _axes_lockout_parameters
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "pam_project.http.client_ip"
