@@ -16,8 +16,22 @@ import time
 from datetime import datetime
 
 from celery import current_app
+from prometheus_client import Counter
 
 log = logging.getLogger(__name__)
+
+# Exposed at /metrics (operations/metrics.py): a broker that refuses our messages shows
+# there before anyone notices that expiries are recorded only by the sweep.
+PUBLISH_FAILURES = Counter(
+    "pam_task_publish_failures",
+    "Task messages the broker did not take (each then left to the periodic sweep).",
+    labelnames=["task"],
+)
+PUBLISH_SKIPPED = Counter(
+    "pam_task_publish_skipped",
+    "Task messages not even tried, within the back-off after a failed publish.",
+    labelnames=["task"],
+)
 
 # How long to stop publishing after a failure.
 BACKOFF_SECONDS = 30.0
@@ -31,10 +45,12 @@ def publish(task: str, args: list, eta: datetime | None, what: str) -> bool:
     at `eta` (or now). Returns whether the broker took it."""
     global _skip_until
     if time.monotonic() < _skip_until:
+        PUBLISH_SKIPPED.labels(task=task).inc()
         return False
     try:
         current_app.send_task(task, args=args, eta=eta)
     except Exception as exc:  # any broker error: kombu raises many kinds
+        PUBLISH_FAILURES.labels(task=task).inc()
         with _lock:
             _skip_until = time.monotonic() + BACKOFF_SECONDS
         log.warning(

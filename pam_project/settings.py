@@ -7,6 +7,7 @@ cache, and a Celery broker on the local filesystem, so clicking Access needs no 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -153,9 +154,13 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp_webauthn",
     "mfa",
+    # Readiness and Prometheus metrics (operations/).
+    "operations",
 ]
 
 MIDDLEWARE = [
+    # First, so every log line of a request (and the tasks it enqueues) carries its id.
+    "pam_project.requestid.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "pam_project.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -243,7 +248,8 @@ STORAGES = {
 PAM_HTTPS = env.bool("PAM_HTTPS", default=False)
 SECURE_SSL_REDIRECT = PAM_HTTPS and env.bool("SECURE_SSL_REDIRECT", default=True)
 # Load balancers probe over plain HTTP inside the network; the answer holds nothing.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# The probes are answered over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = PAM_HTTPS
 CSRF_COOKIE_SECURE = PAM_HTTPS
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600) if PAM_HTTPS else 0
@@ -570,5 +576,52 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "FailureStepEnum": "sessions_app.models.FailureStep",
         "SessionStatusEnum": "sessions_app.models.Status",
+        # default_service and allowed_services offer the same console services.
+        "ConsoleServiceEnum": "resources.aws.console.SERVICES",
     },
 }
+
+# --- Operations (README "Operations": metrics, logs, error reports) -----------------
+
+# Logs: `plain` (the default) or `json`, one object a line with the request id. Both
+# pass the redaction filter; the JSON formatter redacts its own output once more.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain").lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json (got {LOG_FORMAT!r})")
+LOGGING["formatters"]["json"] = {
+    "()": "pam_project.logging.JsonFormatter",
+    "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+    "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+}
+LOGGING["filters"]["request_id"] = {"()": "pam_project.requestid.RequestIdFilter"}
+LOGGING["handlers"]["console"]["filters"] = [
+    *LOGGING["handlers"]["console"]["filters"],
+    "request_id",
+]
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
+
+# GET /metrics (Prometheus): allowed with `Authorization: Bearer <PAM_METRICS_TOKEN>` or
+# from PAM_METRICS_ALLOWED_IPS (addresses or networks, e.g. 10.0.0.0/8); with neither,
+# it answers 404 to everyone.
+PAM_METRICS_TOKEN = env.str("PAM_METRICS_TOKEN", default="")
+if PAM_METRICS_TOKEN and len(PAM_METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured(
+        "PAM_METRICS_TOKEN is too short: use at least 16 random characters "
+        "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    )
+PAM_METRICS_ALLOWED_IPS = env.list("PAM_METRICS_ALLOWED_IPS", default=[])
+try:
+    PAM_METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(item, strict=False) for item in PAM_METRICS_ALLOWED_IPS
+    ]
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"PAM_METRICS_ALLOWED_IPS: {_exc}") from None
+
+# Error reports to Sentry, only when SENTRY_DSN is set; scrubbed of every credential
+# (pam_project/error_reporting.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="")
+if SENTRY_DSN:
+    from .error_reporting import init_sentry
+
+    init_sentry(SENTRY_DSN, environment=SENTRY_ENVIRONMENT)

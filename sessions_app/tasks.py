@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.db import DatabaseError
 
 from . import revocation, services
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -16,7 +20,14 @@ from . import revocation, services
 )
 def expire_session(session_id: int) -> bool:
     """Record the session as expired. Safe early (no change) and safe twice."""
-    return services.session_expire(session_id=session_id)
+    expired = services.session_expire(session_id=session_id)
+    # Carries the request id of the Access that scheduled it (pam_project.requestid).
+    log.info(
+        "Expiry of console session %s: %s",
+        session_id,
+        "recorded" if expired else "nothing to do (not due, or already ended)",
+    )
+    return expired
 
 
 @shared_task(

@@ -52,3 +52,34 @@ def test_settings_attach_the_filter_and_pin_the_library_loggers():
     levels = {name: conf["level"] for name, conf in settings.LOGGING["loggers"].items()}
     assert levels["urllib3"] == "ERROR"  # retries are logged at WARNING with the URL
     assert levels["botocore"] == "WARNING"  # bodies and headers are logged at DEBUG
+
+
+def test_json_lines_are_redacted_too_exception_and_extra_fields_included():
+    """python-json-logger formats exceptions itself (not from the filtered exc_text) and
+    writes `extra=` fields no filter sees: the JSON formatter redacts its output again."""
+    import json
+
+    from .log_helpers import configured_handler
+
+    stream = io.StringIO()
+    handler = configured_handler(stream, "json")
+    logger = logging.getLogger("some.library.json")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning(
+            "Retrying %s", "/federation?Action=getSigninToken&Session=%7B%22sessionKey%22TOPSECRET"
+        )
+        try:
+            raise ValueError("url=/federation?SigninToken=TOKEN123")
+        except ValueError:
+            logger.exception("failed", extra={"url": "/x?SigninToken=EXTRA456"})
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["message"][:8] for line in lines] == ["Retrying", "failed"]
+    assert "ValueError" in lines[1]["exc_info"]
+    written = stream.getvalue()
+    for secret in ("TOPSECRET", "TOKEN123", "EXTRA456"):
+        assert secret not in written

@@ -17,6 +17,7 @@ from pam_demo.federation import FederationStandIn
 from pam_demo.servers import serve_wsgi
 
 from .factories import AccountFactory, GrantFactory, ResourceFactory, UserFactory
+from .log_helpers import json_logs
 
 DENIED_TARGET = "arn:aws:iam::111122223333:role/pam-denied"
 
@@ -71,8 +72,10 @@ def test_no_credential_or_sign_in_secret_is_written_anywhere(aws, standin, caplo
     caplog.set_level(logging.DEBUG)
     user_client.force_login(member)
     try:
-        ok = user_client.post(reverse("account-access", args=[good.pk]))
-        failed = user_client.post(reverse("account-access", args=[denied.pk]))
+        # And as LOG_FORMAT=json writes them (its own formatter, the same filters).
+        with json_logs() as json_stream:
+            ok = user_client.post(reverse("account-access", args=[good.pk]))
+            failed = user_client.post(reverse("account-access", args=[denied.pk]))
     finally:
         before_task_publish.disconnect(capture)
     assert (ok.status_code, failed.status_code) == (302, 502)
@@ -96,12 +99,14 @@ def test_no_credential_or_sign_in_secret_is_written_anywhere(aws, standin, caplo
     )
     places = {
         "logs": log_text,
+        "JSON logs": json_stream.getvalue(),
         "database": every_table_as_text(),
         "task messages": "\n".join(published),
         "pages": "\n".join(p.decode() for p in pages),
     }
     # The test is only meaningful if each place really holds the session's traces.
     assert "Access granted" in places["logs"]
+    assert "Access granted" in places["JSON logs"]
     assert aws.answers[1]["Credentials"]["AccessKeyId"] in places["database"]
     assert published, "the expiry task was not published"
     assert "pam-denied" in places["pages"] or "Target Role" in places["pages"]

@@ -35,6 +35,7 @@ from botocore.parsers import ResponseParserError
 
 from .arn import RoleArn
 from .errors import AwsStepError, Step
+from .metrics import timed
 from .partitions import PARTITIONS, partition_of_region
 
 log = logging.getLogger(__name__)
@@ -214,7 +215,8 @@ def _assume(
     if tags:
         params["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
     try:
-        answer = client.assume_role(**params)
+        with timed(step):  # the /metrics latency histogram, per hop
+            answer = client.assume_role(**params)
     except (ClientError, BotoCoreError, ResponseParserError) as exc:
         raise _step_error(step, exc) from None
     except Exception as exc:
