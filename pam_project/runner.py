@@ -49,9 +49,22 @@ def ensure_admin(env: dict[str, str], password_file: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="./dev run")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    parser.add_argument("--host", default="127.0.0.1")
+    parser = argparse.ArgumentParser(
+        prog="./dev run",
+        description="Migrate, make sure an admin exists, and start the web server with a "
+        "Celery worker (and beat) beside it.",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", "8000")),
+        help="port of the web server (default: %(default)s, from $PORT when set)",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s, this machine only; 0.0.0.0 for all)",
+    )
     parser.add_argument(
         "--no-worker",
         action="store_true",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import secrets
+import string
 from typing import Any
 
 from django.conf import settings
@@ -14,13 +15,19 @@ from pam_project.roles import ALL_ROLES, CONFIG_ROLE_ACTIONS, Role
 from .aws import RoleArn, parse_role_arn
 from .validators import NAME_MAX_LENGTH, validate_name, validate_role_arn
 
+# An External ID starts with a letter or digit, never `-`, which a command line takes for
+# an option (`aws sts assume-role --external-id -x...` fails to parse).
+FIRST_CHARACTERS = string.ascii_letters + string.digits
+
 
 def generate_external_id() -> str:
-    """A random External ID (192 bits): unguessable, so one customer cannot name another's.
+    """A random External ID (over 192 bits): unguessable, so one customer cannot name
+    another's. Projects keep the ID they were given; only new ones get this form.
 
-    STS accepts 2..1224 characters of [\\w+=,.@:/-]; token_urlsafe uses [A-Za-z0-9_-].
+    STS accepts 2..1224 characters of [\\w+=,.@:/-]; token_urlsafe uses [A-Za-z0-9_-],
+    after a letter or digit (33 characters in all).
     """
-    return secrets.token_urlsafe(24)
+    return secrets.choice(FIRST_CHARACTERS) + secrets.token_urlsafe(24)
 
 
 class ProjectQuerySet(RestrictedQuerySet):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime, timedelta
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.utils import timezone
 
 from accounts.models import PamAccount
 from pam_project.roles import administers
@@ -22,6 +26,19 @@ def failure_status(step: str) -> int:
     if step == FailureStep.WINDOW:
         return 403
     return 502 if step in AWS_STEPS else 503
+
+
+def retry_when(retry_after: int, now: datetime | None = None) -> str:
+    """When a rate-limited person may click Access again, in words for the page:
+    "in 42 seconds", or "in 3 minutes, after 14:05 UTC" (the minute rounded up, so
+    trying at that time is never still too early)."""
+    if retry_after < 60:
+        return f"in {retry_after} second{'s' if retry_after != 1 else ''}"
+    minutes = math.ceil(retry_after / 60)
+    at = (now or timezone.now()).astimezone(UTC) + timedelta(seconds=retry_after)
+    if at.second or at.microsecond:
+        at = at.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return f"in {minutes} minute{'s' if minutes != 1 else ''}, after {at:%H:%M} UTC"
 
 
 # The steps whose checklist names the project's setup: its External ID, the deployment's
