@@ -5,9 +5,10 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -33,6 +34,12 @@ ACCOUNT_JIT_FIELDS = [
     "approvals_required",
     "max_window",
     "break_glass",
+]
+ACCOUNT_CONSOLE_FIELDS = [
+    "default_region",
+    "allowed_regions",
+    "default_service",
+    "allowed_services",
 ]
 
 
@@ -84,6 +91,16 @@ class PamAccountAdmin(ServiceAdmin):
                     "description": "For eligible grants: who decides requests (never "
                     "their own), how many approvals, the longest window, and whether "
                     "break-glass may open one at once.",
+                },
+            ),
+            (
+                "Console: where Access lands",
+                {
+                    "fields": ACCOUNT_CONSOLE_FIELDS,
+                    "description": "The region and service the console opens on, and the "
+                    "ones the Access button offers in a picker (more than one of either). "
+                    "Regions must be of the Target Role's partition; all empty: the "
+                    "console's home page. Hold Ctrl (or Cmd) to select several.",
                 },
             ),
         ]
@@ -196,6 +213,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
         return False
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        # Django looks the row up before it checks the permission: with the list narrowed
+        # to one's own tokens, staff without it got "does not exist" here and a 403 on
+        # every other page of the model. The permission first, as the change page does.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return super().history_view(request, object_id, extra_context)
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
         # Revoking keeps the row (it shows what existed); deleting it would not.

@@ -21,6 +21,7 @@ from pam_project.durations import format_duration
 from pam_project.forms import form_changes
 from pam_project.querysets import may
 from pam_project.scopes import SCOPES, TokenScope, scope_allows
+from resources.aws import SERVICES
 from resources.models import AwsIamResource
 
 from . import services, tokens
@@ -60,6 +61,29 @@ class AccountSerializer(serializers.ModelSerializer):
         "4h or 8h (or seconds); 4h if left out.",
     )
     max_window_seconds = serializers.IntegerField(source="max_window", read_only=True)
+    default_region = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="The region the console opens in (of the Target Role's partition); empty: "
+        "the first of allowed_regions, or the console's home.",
+    )
+    allowed_regions = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Regions Access may open (`region` of POST .../access/); the default "
+        "must be one of them.",
+    )
+    default_service = serializers.ChoiceField(
+        choices=["", *SERVICES],
+        required=False,
+        help_text="The console service Access opens on; empty: the first of "
+        "allowed_services, or the console's home.",
+    )
+    allowed_services = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(SERVICES)),
+        required=False,
+        help_text="Services Access may open (`service` of POST .../access/).",
+    )
     granted = serializers.SerializerMethodField(help_text="Whether you may Access it.")
     grant_kind = serializers.SerializerMethodField(
         help_text='How you are granted it: "standing" (Access at any time), "eligible" '
@@ -83,6 +107,10 @@ class AccountSerializer(serializers.ModelSerializer):
             "max_window",
             "max_window_seconds",
             "break_glass",
+            "default_region",
+            "allowed_regions",
+            "default_service",
+            "allowed_services",
             "granted",
             "grant_kind",
             "validated_at",

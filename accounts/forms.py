@@ -15,6 +15,7 @@ from pam_project.durations import (
 )
 from pam_project.forms import ServiceCheckedForm
 from pam_project.roles import refuse_self
+from resources.aws import PARTITIONS, SERVICES
 from resources.models import AwsIamResource
 
 from . import services
@@ -78,8 +79,39 @@ class IdsMultipleChoiceField(forms.ModelMultipleChoiceField):
         return super().has_changed(initial, self._ids(data))
 
 
+# Every partition's regions, grouped; the model's clean() keeps them to the Target Role's.
+REGION_CHOICES = [(p.name, [(r, r) for r in p.regions]) for p in PARTITIONS.values()]
+SERVICE_CHOICES = [(s.slug, f"{s.label} ({s.slug})") for s in SERVICES.values()]
+
+
 class PamAccountForm(ServiceCheckedForm):
     checked_fields = frozenset(services.ACCOUNT_CHECKED_FIELDS)
+    default_region = forms.ChoiceField(
+        label="Default region",
+        choices=[("", "(none: the console's home)"), *REGION_CHOICES],
+        required=False,
+        help_text=PamAccount._meta.get_field("default_region").help_text,
+    )
+    allowed_regions = forms.MultipleChoiceField(
+        label="Regions offered",
+        choices=REGION_CHOICES,
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+        help_text=PamAccount._meta.get_field("allowed_regions").help_text,
+    )
+    default_service = forms.ChoiceField(
+        label="Default service",
+        choices=[("", "(none: the console's home)"), *SERVICE_CHOICES],
+        required=False,
+        help_text=PamAccount._meta.get_field("default_service").help_text,
+    )
+    allowed_services = forms.MultipleChoiceField(
+        label="Services offered",
+        choices=SERVICE_CHOICES,
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+        help_text=PamAccount._meta.get_field("allowed_services").help_text,
+    )
     session_duration = SessionDurationField(
         label="Session duration",
         help_text="15m to 1h, e.g. 15m, 30m, 45m, 1h, 900s or 1h0m.",
@@ -115,6 +147,10 @@ class PamAccountForm(ServiceCheckedForm):
             "approvals_required",
             "max_window",
             "break_glass",
+            "default_region",
+            "allowed_regions",
+            "default_service",
+            "allowed_services",
         ]
         field_classes = {
             "approver_users": IdsMultipleChoiceField,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
@@ -15,7 +16,15 @@ from pam_project.durations import (
 from pam_project.querysets import RestrictedQuerySet
 from pam_project.roles import ADMINS, ALL_ROLES, CONFIG_ROLE_ACTIONS
 from pam_project.scopes import SCOPES
-from resources.aws import RoleArn, parse_role_arn
+from resources.aws import (
+    SERVICES,
+    ArnError,
+    ConsoleChoiceError,
+    RoleArn,
+    check_region,
+    check_service,
+    parse_role_arn,
+)
 from resources.models import AwsIamResource
 from resources.validators import NAME_MAX_LENGTH, validate_name, validate_role_arn
 
@@ -128,6 +137,34 @@ class PamAccount(models.Model):
         help_text="Eligible people may open a window of up to 1h at once, with a reason "
         "and a second factor; approvers are told at once and history flags it.",
     )
+    # Where the console opens (SPEC "The console experience"): a region of the Target
+    # Role's partition and a service of resources.aws.SERVICES, each checked against its
+    # list (clean()), so that nothing typed ever reaches the sign-in URL. All empty: the
+    # console's home page, as before.
+    default_region = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="The region the console opens in, e.g. eu-west-1 (a region of the Target "
+        "Role's partition). Empty: the first allowed region, or none (the console's home).",
+    )
+    default_service = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="The service the console opens on, e.g. ec2 or s3. Empty: the first "
+        "allowed service, or none (the console's home page).",
+    )
+    allowed_regions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Regions the Access button offers in a picker (with more than one). "
+        "Empty: only the default region. The default must be one of them.",
+    )
+    allowed_services = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Services the Access button offers in a picker (with more than one). "
+        "Empty: only the default service. The default must be one of them.",
+    )
     validated_at = models.DateTimeField(
         null=True, blank=True, help_text="When the whole chain was last assumed successfully."
     )
@@ -165,6 +202,102 @@ class PamAccount(models.Model):
     @property
     def role(self) -> RoleArn:
         return parse_role_arn(self.target_role_arn)
+
+    def clean(self) -> None:
+        """The console choices: each region one of the Target Role's partition, each
+        service on the console list, a default within its allowed list."""
+        super().clean()
+        try:
+            partition = parse_role_arn(self.target_role_arn).partition
+        except ArnError:
+            partition = None  # target_role_arn's own error says why
+        errors: dict[str, str] = {}
+        for kind, default_name, allowed_name in (
+            ("region", "default_region", "allowed_regions"),
+            ("service", "default_service", "allowed_services"),
+        ):
+            allowed = getattr(self, allowed_name)
+            if not isinstance(allowed, list) or not all(isinstance(v, str) for v in allowed):
+                example = '["eu-west-1", "us-east-1"]' if kind == "region" else '["ec2", "s3"]'
+                errors[allowed_name] = f"A list of {kind} names, e.g. {example}."
+                continue
+            # Kept in the order given (the picker's), once each.
+            allowed = list(dict.fromkeys(v.strip() for v in allowed if v.strip()))
+            setattr(self, allowed_name, allowed)
+            default = getattr(self, default_name).strip()
+            setattr(self, default_name, default)
+            if kind == "region" and partition is None:
+                continue
+            for name, values in (
+                (allowed_name, allowed),
+                (default_name, [default] if default else []),
+            ):
+                try:
+                    for value in values:
+                        if kind == "region":
+                            check_region(partition, value)
+                        else:
+                            check_service(value)
+                except ConsoleChoiceError as exc:
+                    errors[name] = exc.message
+            already = default_name in errors or allowed_name in errors
+            if default and allowed and default not in allowed and not already:
+                errors[default_name] = (
+                    f"The default {kind} must be one of the allowed {kind}s "
+                    f"({', '.join(allowed)}), or leave it empty for the first of them."
+                )
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def region_options(self) -> list[str]:
+        """The regions Access may open: the allowed list, else the default alone."""
+        return list(self.allowed_regions) or ([self.default_region] if self.default_region else [])
+
+    @property
+    def service_options(self) -> list[tuple[str, str]]:
+        """(slug, label) of the services Access may open, as region_options."""
+        slugs = list(self.allowed_services) or (
+            [self.default_service] if self.default_service else []
+        )
+        return [(slug, SERVICES[slug].label if slug in SERVICES else slug) for slug in slugs]
+
+    @property
+    def console_region(self) -> str:
+        """Where Access opens when nothing is chosen: the default, else the first allowed."""
+        return self.default_region or next(iter(self.allowed_regions), "")
+
+    @property
+    def console_service(self) -> str:
+        return self.default_service or next(iter(self.allowed_services), "")
+
+    def console_choice(self, region: str = "", service: str = "") -> tuple[str, str]:
+        """(region, service) for one Access: the chosen ones (empty: the account's
+        defaults), or ConsoleChoiceError naming the field if the account does not offer
+        that value. Only ever values of the account's lists, which clean() checked."""
+        chosen = []
+        for kind, value, options, fallback in (
+            ("region", region, self.region_options, self.console_region),
+            ("service", service, [slug for slug, _ in self.service_options], self.console_service),
+        ):
+            if not value:
+                chosen.append(fallback)
+                continue
+            if value not in options:
+                shown = value[:40]
+                if not options:
+                    rule = (
+                        f"this account offers no {kind} choice (the console opens on its home page)"
+                    )
+                elif len(options) == 1:
+                    rule = f"this account opens the console in {options[0]} only"
+                    if kind == "service":
+                        rule = f"this account opens the console on {options[0]} only"
+                else:
+                    rule = f"this account offers only {', '.join(options)}"
+                raise ConsoleChoiceError(kind, f'{kind} "{shown}" is not allowed: {rule}.')
+            chosen.append(value)
+        return chosen[0], chosen[1]
 
     @property
     def duration_text(self) -> str:

@@ -24,6 +24,12 @@ from .models import AccountGrant, GrantKind, PamAccount
 # Who decides requests on the account: many-to-many, set by the service after the row is
 # saved, and audited as sorted id lists in the same record as the other fields.
 ACCOUNT_APPROVER_FIELDS = ("approver_users", "approver_groups")
+ACCOUNT_CONSOLE_FIELDS = (
+    "default_region",
+    "allowed_regions",
+    "default_service",
+    "allowed_services",
+)
 ACCOUNT_FIELDS = {
     "name",
     "description",
@@ -35,6 +41,8 @@ ACCOUNT_FIELDS = {
     "approvals_required",
     "max_window",
     "break_glass",
+    # Where the console opens: checked against fixed lists (PamAccount.clean), not AWS.
+    *ACCOUNT_CONSOLE_FIELDS,
     *ACCOUNT_APPROVER_FIELDS,
 }
 # Changing these changes what AWS must allow, so saving re-validates the chain.
@@ -175,6 +183,7 @@ ACCOUNT_AUDIT = [
     "approvals_required",
     "max_window",
     "break_glass",
+    *ACCOUNT_CONSOLE_FIELDS,
 ]
 GRANT_AUDIT = ["account", "user", "group", "kind"]
 
@@ -224,6 +233,10 @@ def account_create(
     approvals_required: int = 1,
     max_window: int = 4 * 3600,
     break_glass: bool = False,
+    default_region: str = "",
+    allowed_regions: list[str] | None = None,
+    default_service: str = "",
+    allowed_services: list[str] | None = None,
     actor: AbstractUser,
     checked: bool = False,
 ) -> PamAccount:
@@ -242,6 +255,10 @@ def account_create(
         approvals_required=approvals_required,
         max_window=max_window,
         break_glass=break_glass,
+        default_region=default_region,
+        allowed_regions=list(allowed_regions or []),
+        default_service=default_service,
+        allowed_services=list(allowed_services or []),
     )
     account.full_clean()
     approvers = {

@@ -5,9 +5,10 @@ It behaves like the real endpoint where the app depends on it:
   like AWS, it rejects `SessionDuration` with role-chained credentials (HTTP 400).
 - `Action=login` accepts a token once, within 15 minutes, and "signs in": it redirects
   to a small console page that shows which role, session name and expiry the token stood
-  for, so a person (or a browser test) can see what Access produced; once the session is
-  revoked (a deny in the role's PamRevokedSessions policy covers it), the page says
-  access is denied, as the real console's calls are.
+  for and its Destination (the region and service the real console would open), so a
+  person (or a browser test) can see what Access produced; once the session is revoked
+  (a deny in the role's PamRevokedSessions policy covers it), the page says access is
+  denied, as the real console's calls are.
 
 It is only reachable when the demo or a test starts it (see pam_demo.servers); nothing in
 the app imports it, and production settings refuse to point PAM_SIGNIN_URL at it.
@@ -41,6 +42,8 @@ class SignIn:
     exchanged_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     used: bool = False
     issuer: str = ""
+    # The login's Destination: where the real console would open (region, service).
+    destination: str = ""
 
 
 @dataclass
@@ -113,6 +116,7 @@ class FederationStandIn:
                 )
             sign_in.used = True
             sign_in.issuer = query.get("Issuer", "")
+            sign_in.destination = query.get("Destination", "")
             console_id = secrets.token_urlsafe(16)
             self.consoles[console_id] = sign_in
         start_response(
@@ -155,6 +159,8 @@ class FederationStandIn:
             f"<dt>Expires</dt><dd id='expires'>{html.escape(sign_in.expires_at)}</dd>"
             "<dt>Access key id</dt>"
             f"<dd id='access-key-id'>{html.escape(sign_in.access_key_id)}</dd>"
+            "<dt>Opens (Destination)</dt>"
+            f"<dd id='destination'>{html.escape(sign_in.destination)}</dd>"
             "</dl>" + (f"<p><a href='{html.escape(issuer)}'>Back to PAM</a></p>" if issuer else "")
         )
         return _answer(

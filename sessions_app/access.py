@@ -1,6 +1,7 @@
 """The Access chain: one click, one Console Session row, one console sign-in URL.
 
     grant checked (the caller: accounts_for_user, else 404)
+    -> region/service checked against the account's lists (refused: no row, nothing tried)
     -> window found, for an eligible grant (access_requests.selectors.open_window_end)
     -> `pending` row committed             (services.session_start)
     -> refused without a window, or under 15 minutes left in it
@@ -122,9 +123,16 @@ def check_step_up(request: HttpRequest, account: PamAccount) -> None:
     raise StepUpRequired(reason, message)
 
 
-def access_from_request(request: HttpRequest, account: PamAccount) -> AccessGranted:
+def access_from_request(
+    request: HttpRequest, account: PamAccount, *, region: str = "", service: str = ""
+) -> AccessGranted:
     """Access for the signed-in user of `request` (a page's POST or the API's).
-    Raises StepUpRequired before anything is written if the account needs MFA now."""
+
+    `region`/`service`: the person's pick (empty: the account's defaults). A value the
+    account does not offer raises aws.ConsoleChoiceError (naming the field) before
+    anything is written or checked: nothing was attempted, so no row records it. Raises
+    StepUpRequired, also before anything is written, if the account needs MFA now."""
+    region, service = account.console_choice(region, service)
     check_step_up(request, account)
     return account_access(
         account=account,
@@ -133,6 +141,8 @@ def access_from_request(request: HttpRequest, account: PamAccount) -> AccessGran
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
         # Where the console sends people when their session ends: the account's page.
         issuer=public_url(request, reverse("account-detail", args=[account.pk])),
+        region=region,
+        service=service,
     )
 
 
@@ -143,8 +153,11 @@ def account_access(
     client_ip: str | None,
     user_agent: str,
     issuer: str,
+    region: str = "",
+    service: str = "",
 ) -> AccessGranted:
-    """The Access chain. The caller has checked the grant.
+    """The Access chain. The caller has checked the grant, and `region`/`service` (where
+    the console opens, recorded on the row) against the account: console_choice.
 
     Runs in autocommit: a transaction around it would hide the pending row, which must
     be committed before any AWS call so that a crash mid-way still leaves the attempt.
@@ -162,6 +175,8 @@ def account_access(
         user_agent=user_agent,
         duration_seconds=duration,
         access_request_id=window,
+        region=region,
+        service=service,
     )
     if duration is not None and duration < MIN_SECONDS:
         raise _refuse_window(session, account, window)
@@ -181,8 +196,18 @@ def account_access(
             marks=marks,
         )
         step = FailureStep.FEDERATION
-        token = aws.get_signin_token(hop2.credentials, partition=target.partition)
-        url = aws.signin_url(token, partition=target.partition, issuer=issuer)
+        # Only ever values of the account's lists (console_choice), checked again here
+        # against the partition's: the URL holds nothing else a person chose. The
+        # regional sign-in endpoint, where AWS has one, both issues and takes the token.
+        destination = aws.console_url(target.partition, region, service)
+        token = aws.get_signin_token(hop2.credentials, partition=target.partition, region=region)
+        url = aws.signin_url(
+            token,
+            partition=target.partition,
+            issuer=issuer,
+            destination=destination,
+            region=region,
+        )
         marks["federation"] = time.perf_counter()
     except aws.AwsStepError as exc:
         raise _fail(session, exc.step, exc.code, exc.message) from None

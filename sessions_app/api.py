@@ -20,7 +20,9 @@ from access_requests.selectors import windows_at
 from accounts.models import PamAccount
 from accounts.selectors import accounts_for_user
 from pam_project.api import NO_STORE
+from pam_project.querysets import may
 from pam_project.scopes import TokenScope, scope_allows
+from resources.aws import ConsoleChoiceError
 
 from . import revocation
 from .access import AccessFailed, StepUpRequired, access_from_request
@@ -38,6 +40,39 @@ class AccessSerializer(serializers.Serializer):
         "open it, do not store or log it."
     )
     expires_at = serializers.DateTimeField(help_text="When the console session ends (AWS).")
+    region = serializers.CharField(help_text="Where the console opens; empty: its home page.")
+    service = serializers.CharField(help_text="The console service it opens; empty: home.")
+
+
+class AccessBodySerializer(serializers.Serializer):
+    region = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="The region the console opens in: one of the account's allowed_regions "
+        "(or its default_region). Left out or empty: the account's default.",
+    )
+    service = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="The console service to open, e.g. ec2: one of the account's "
+        "allowed_services (or its default_service). Left out or empty: the default.",
+    )
+
+
+def _console_choice(request: Request) -> dict[str, str]:
+    """`region`/`service` of the body: strings, or a 400 naming the field."""
+    data = request.data if isinstance(request.data, dict) else {}
+    if hasattr(request.data, "dict"):
+        data = request.data.dict()
+    chosen = {}
+    for name in ("region", "service"):
+        value = data.get(name)
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise exceptions.ValidationError({name: [f"A {name} name (a string)."]})
+        chosen[name] = value.strip()
+    return chosen
 
 
 class AccessErrorSerializer(serializers.Serializer):
@@ -97,12 +132,21 @@ class AccessViewSet(viewsets.GenericViewSet):
         return "admin" if self.action == "revoke_sessions" else "access"
 
     def get_queryset(self) -> QuerySet[PamAccount]:
-        return PamAccount.objects.restrict(self.request.user).select_related("resource__project")
+        user = self.request.user
+        if self.action == "revoke_sessions" and may(user, "revoke", ConsoleSession):
+            # The global revoke permission acts everywhere (SPEC "Separation of duties"):
+            # ops end an incident's sessions on accounts they otherwise do not see.
+            return PamAccount.objects.select_related("resource__project")
+        return PamAccount.objects.restrict(user).select_related("resource__project")
 
     @extend_schema(
-        request=None,
+        request=AccessBodySerializer,
         responses={
             200: AccessSerializer,
+            400: OpenApiResponse(
+                description="`region` or `service` not one this account offers (the body "
+                "names the field and the rule); nothing was attempted or recorded."
+            ),
             403: OpenApiResponse(
                 description="Visible to you (you manage it) but not granted; or the account "
                 "requires MFA (require_mfa), which an API token can never satisfy."
@@ -125,8 +169,12 @@ class AccessViewSet(viewsets.GenericViewSet):
         account = accounts_for_user(request.user).filter(pk=account.pk).first()
         if account is None:
             raise exceptions.PermissionDenied("You are not granted this account.")
+        chosen = _console_choice(request)
         try:
-            granted = access_from_request(request, account)
+            granted = access_from_request(request, account, **chosen)
+        except ConsoleChoiceError as refused:
+            # Checked before anything is written: nothing was attempted or recorded.
+            raise exceptions.ValidationError({refused.field: [refused.message]}) from None
         except StepUpRequired as refused:
             raise exceptions.PermissionDenied(refused.message) from None
         except AccessFailed as failure:
@@ -147,6 +195,8 @@ class AccessViewSet(viewsets.GenericViewSet):
             "session_id": granted.session.pk,
             "signin_url": granted.signin_url,
             "expires_at": serializers.DateTimeField().to_representation(granted.session.expires_at),
+            "region": granted.session.region,
+            "service": granted.session.service,
         }
         return Response(body, headers=NO_STORE)
 
@@ -235,6 +285,8 @@ class SessionSerializer(serializers.ModelSerializer):
             "resource_role_arn",
             "role_session_name",
             "duration_seconds",
+            "region",
+            "service",
             "status",
             "failure_step",
             "error_code",
@@ -300,6 +352,8 @@ class SessionSerializer(serializers.ModelSerializer):
             "resource_role_arn": instance.resource_role_arn,
             "role_session_name": instance.role_session_name,
             "duration_seconds": instance.duration_seconds,
+            "region": instance.region,
+            "service": instance.service,
             "status": instance.status,
             "failure_step": instance.failure_step,
             "error_code": instance.error_code,

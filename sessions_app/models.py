@@ -76,6 +76,10 @@ class ConsoleSession(models.Model):
     resource_role_arn = models.CharField("Resource Role ARN", max_length=2048)
     role_session_name = models.CharField(max_length=64)
     duration_seconds = models.PositiveIntegerField()
+    # Where the console opened (the account's default or the person's pick, always one of
+    # the account's lists); both empty: the console's home page.
+    region = models.CharField(max_length=32, blank=True)
+    service = models.CharField(max_length=32, blank=True)
     # The approved window (or break-glass) this Access ran under; null for a standing
     # grant. History reads the reason, ticket and approvers through it.
     access_request = models.ForeignKey(

@@ -42,6 +42,8 @@ class SessionRow:
     request_reason: str
     request_ticket: str
     approvers: str  # "a@example.com, b@example.com"
+    # Where the console opened: "eu-west-1 · ec2"; empty for its home page.
+    console: str = ""
 
 
 def request_url(request_id: int) -> str:
@@ -115,6 +117,7 @@ def session_rows(sessions: Iterable[ConsoleSession], *, show_account: bool) -> l
                 request_reason=under.reason if under else "",
                 request_ticket=under.ticket if under else "",
                 approvers=", ".join(approvers_of(under)),
+                console=" · ".join(v for v in (s.region, s.service) if v),
             )
         )
     return rows

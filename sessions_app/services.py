@@ -37,9 +37,12 @@ def session_start(
     user_agent: str,
     duration_seconds: int | None = None,
     access_request_id: int | None = None,
+    region: str = "",
+    service: str = "",
 ) -> ConsoleSession:
     """Record an Access attempt as `pending`, before any AWS call. `duration_seconds`:
-    the account's, unless a window ends sooner; `access_request_id`: that window.
+    the account's, unless a window ends sooner; `access_request_id`: that window;
+    `region`/`service`: where the console opens (already checked against the account).
 
     Must run outside a transaction (Access runs in autocommit) so the row is committed
     and survives whatever happens next; a crashed request leaves it for the sweep.
@@ -55,6 +58,8 @@ def session_start(
             account.session_duration if duration_seconds is None else duration_seconds
         ),
         access_request_id=access_request_id,
+        region=region,
+        service=service,
         client_ip=client_ip,
         user_agent=(user_agent or "")[:MAX_USER_AGENT],
     )

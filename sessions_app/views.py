@@ -18,12 +18,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from access_requests.presenters import attach_window_states
+from accounts.models import PamAccount
 from accounts.selectors import accounts_for_user
 from mfa import stepup
 from mfa.views import step_up_redirect
+from resources.aws import ConsoleChoiceError
 
 from .access import AccessFailed, StepUpRequired, access_from_request
-from .failures import failure_guidance, failure_status, shows_setup
+from .failures import AWS_STEPS, failure_guidance, failure_status, retry_when, shows_setup
 from .models import FailureStep
 from .presenters import session_rows
 from .selectors import sessions_for_user
@@ -58,6 +60,12 @@ def home(request: HttpRequest) -> HttpResponse:
             "projects": projects,
             "any_eligible": any(a.window_state for a in accounts),
             "admin_contact": settings.PAM_ADMIN_CONTACT,
+            # The empty page's pointer to the admin, only for who may add a grant there
+            # (the accounts admin's own rule: changing some account, as a project admin or
+            # a superuser); other staff would meet a 403 behind the link.
+            "grants_in_admin": not accounts
+            and request.user.is_staff
+            and PamAccount.objects.reaches_any(request.user, "change"),
         },
     )
 
@@ -115,7 +123,20 @@ def account_access(request: HttpRequest, account_id: int) -> HttpResponse:
         return redirect_to_login(reverse("account-detail", args=[account_id]))
     account = get_object_or_404(accounts_for_user(request.user), pk=account_id)
     try:
-        granted = access_from_request(request, account)
+        granted = access_from_request(
+            request,
+            account,
+            region=request.POST.get("region", ""),
+            service=request.POST.get("service", ""),
+        )
+    except ConsoleChoiceError as refused:
+        # Checked before anything is written: nothing was attempted, no row records it.
+        return render(
+            request,
+            "sessions_app/access_choice_refused.html",
+            {"account": account, "field": refused.field, "message": refused.message},
+            status=400,
+        )
     except StepUpRequired:
         # Verify, then back to the account page and its Access button (which opens the
         # console in a new tab, as always: nothing is posted on the user's behalf).
@@ -134,6 +155,9 @@ def account_access(request: HttpRequest, account_id: int) -> HttpResponse:
                 "step_label": FailureStep(failure.step).label,
                 "guidance": failure_guidance(account, failure, request.user),
                 "shows_setup": shows_setup(request.user, account, failure.step),
+                # Only the chain's steps quote AWS; the rate limit and windows are ours.
+                "from_aws": failure.step in AWS_STEPS,
+                "retry_when": retry_when(failure.retry_after) if failure.retry_after else "",
             },
             status=failure_status(failure.step),
         )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 import responses
 from botocore.retries import standard
@@ -52,6 +54,11 @@ def federation(aws) -> FederationFake:
             mock.add_callback(
                 responses.GET, f"https://{partition.signin_host}/federation", callback=fake
             )
+            if partition.regional_signin:
+                # The regional endpoints (`<region>.signin.aws.amazon.com`) of a chosen
+                # console region: the same stand-in.
+                regional = rf"https://[a-z0-9-]+\.{re.escape(partition.signin_host)}/federation"
+                mock.add_callback(responses.GET, re.compile(regional), callback=fake)
         yield fake
 
 

@@ -5,6 +5,7 @@ patch or observe this one place.
 """
 
 from .arn import ArnError, RoleArn, parse_role_arn
+from .console import SERVICES, ConsoleChoiceError, check_region, check_service, console_url
 from .errors import AwsStepError, Step
 from .federation import get_signin_token, signin_url
 from .iam import check_can_revoke
@@ -25,10 +26,12 @@ from .sts import (
 
 __all__ = [
     "PARTITIONS",
+    "SERVICES",
     "ArnError",
     "AssumedRole",
     "AwsStepError",
     "CallerIdentity",
+    "ConsoleChoiceError",
     "Partition",
     "RoleArn",
     "Step",
@@ -38,7 +41,10 @@ __all__ = [
     "assume_target_role",
     "caller_identity",
     "check_can_revoke",
+    "check_region",
     "check_same_partition",
+    "check_service",
+    "console_url",
     "deployment_partition",
     "get_signin_token",
     "parse_role_arn",

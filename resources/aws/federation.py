@@ -22,7 +22,9 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from .console import signin_host
 from .errors import AwsStepError, Step
+from .metrics import timed
 from .partitions import PARTITIONS
 from .sts import TemporaryCredentials
 
@@ -51,15 +53,16 @@ _http.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=32, max_ret
 _http.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=RETRY))
 
 
-def endpoint(partition: str) -> str:
-    """The federation endpoint URL: PAM_SIGNIN_URL (tests, demo) or the partition's own."""
+def endpoint(partition: str, region: str = "") -> str:
+    """The federation endpoint URL: PAM_SIGNIN_URL (tests, demo: it wins, whatever the
+    region) or the partition's own, regional for a chosen region where AWS has one."""
     override = settings.PAM_SIGNIN_URL
     if override:
         parts = urlsplit(override)
         if parts.path in ("", "/"):
             return override.rstrip("/") + "/federation"
         return override
-    return f"https://{PARTITIONS[partition].signin_host}/federation"
+    return f"https://{signin_host(partition, region)}/federation"
 
 
 def _scrub(text: str, credentials: TemporaryCredentials) -> str:
@@ -70,8 +73,15 @@ def _scrub(text: str, credentials: TemporaryCredentials) -> str:
     return text[:_MAX_ERROR_TEXT]
 
 
-def get_signin_token(credentials: TemporaryCredentials, *, partition: str) -> str:
-    """Exchange temporary credentials for a sign-in token (the secret part of the URL)."""
+def get_signin_token(credentials: TemporaryCredentials, *, partition: str, region: str = "") -> str:
+    """Exchange temporary credentials for a sign-in token (the secret part of the URL).
+    `region`: the console's, whose regional endpoint then issues it (signin_url must be
+    given the same)."""
+    with timed(Step.FEDERATION):  # the /metrics latency histogram
+        return _get_signin_token(credentials, partition=partition, region=region)
+
+
+def _get_signin_token(credentials: TemporaryCredentials, *, partition: str, region: str) -> str:
     session_json = json.dumps(
         {
             "sessionId": credentials.access_key_id,
@@ -81,7 +91,7 @@ def get_signin_token(credentials: TemporaryCredentials, *, partition: str) -> st
     )
     try:
         response = _http.get(
-            endpoint(partition),
+            endpoint(partition, region),
             params={"Action": "getSigninToken", "Session": session_json},
             timeout=TIMEOUT,
             allow_redirects=False,
@@ -121,10 +131,16 @@ def get_signin_token(credentials: TemporaryCredentials, *, partition: str) -> st
 
 
 def signin_url(
-    signin_token: str, *, partition: str, issuer: str, destination: str | None = None
+    signin_token: str,
+    *,
+    partition: str,
+    issuer: str,
+    destination: str | None = None,
+    region: str = "",
 ) -> str:
     """The one-time console sign-in URL. A bearer credential: hand it to the user, nowhere
-    else."""
+    else. `destination`: console.console_url's (default: the console home); `region`:
+    as given to get_signin_token (the same endpoint)."""
     query = urlencode(
         {
             "Action": "login",
@@ -133,4 +149,4 @@ def signin_url(
             "SigninToken": signin_token,
         }
     )
-    return f"{endpoint(partition)}?{query}"
+    return f"{endpoint(partition, region)}?{query}"
