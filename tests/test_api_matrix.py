@@ -142,19 +142,19 @@ DETAIL = [
         "patch",
         "/api/v1/projects/{P}/",
         {"description": "changed"},
-        {"admin": 200, "ops": 403, "member": 403, "outsider": 403, "anonymous": 401},
+        {"admin": 200, "ops": 404, "member": 403, "outsider": 404, "anonymous": 401},
     ),
     (
         "put",
         "/api/v1/projects/{Q}/",
         {"name": "Q2", "description": ""},
-        {"admin": 200, "ops": 403, "member": 403, "outsider": 403, "anonymous": 401},
+        {"admin": 200, "ops": 404, "member": 404, "outsider": 404, "anonymous": 401},
     ),
     (
         "delete",
         "/api/v1/projects/{P}/",
         None,  # still has resources
-        {"admin": 409, "ops": 403, "member": 403, "outsider": 403, "anonymous": 401},
+        {"admin": 409, "ops": 404, "member": 403, "outsider": 404, "anonymous": 401},
     ),
     (
         "get",
@@ -172,13 +172,13 @@ DETAIL = [
         "patch",
         "/api/v1/resources/{R}/",
         {"name": "R-renamed"},
-        {"admin": 200, "ops": 403, "member": 403, "outsider": 403, "anonymous": 401},
+        {"admin": 200, "ops": 404, "member": 403, "outsider": 404, "anonymous": 401},
     ),
     (
         "delete",
         "/api/v1/resources/{R}/",
         None,  # still has accounts
-        {"admin": 409, "ops": 403, "member": 403, "outsider": 403, "anonymous": 401},
+        {"admin": 409, "ops": 404, "member": 403, "outsider": 404, "anonymous": 401},
     ),
     (
         "get",
@@ -196,19 +196,19 @@ DETAIL = [
         "patch",
         "/api/v1/accounts/{A}/",
         {"description": "changed"},
-        {"admin": 200, "ops": 403, "member": 403, "outsider": 403, "anonymous": 401},
+        {"admin": 200, "ops": 404, "member": 403, "outsider": 404, "anonymous": 401},
     ),
     (
         "delete",
         "/api/v1/accounts/{A}/",
         None,  # has sessions: history is kept
-        {"admin": 409, "ops": 403, "member": 403, "outsider": 403, "anonymous": 401},
+        {"admin": 409, "ops": 404, "member": 403, "outsider": 404, "anonymous": 401},
     ),
     (
         "delete",
         "/api/v1/accounts/{C}/",
         None,  # never used
-        {"admin": 204, "ops": 403, "member": 403, "outsider": 403, "anonymous": 401},
+        {"admin": 204, "ops": 404, "member": 404, "outsider": 404, "anonymous": 401},
     ),
     (
         "post",
@@ -264,25 +264,25 @@ DETAIL = [
             "max_window": "2h",
             "break_glass": True,
         },
-        {"admin": 200, "ops": 403, "member": 403, "outsider": 403, "anonymous": 401},
+        {"admin": 200, "ops": 404, "member": 403, "outsider": 404, "anonymous": 401},
     ),
     (
         "patch",
         "/api/v1/accounts/{A}/",
         {"max_window": "13h"},
-        {"admin": 400, "ops": 403, "member": 403, "outsider": 403, "anonymous": 401},
+        {"admin": 400, "ops": 404, "member": 403, "outsider": 404, "anonymous": 401},
     ),
     (
         "patch",
         "/api/v1/accounts/{B}/",
         {"approvals_required": 3},
-        {"admin": 400, "ops": 403, "member": 403, "outsider": 403, "anonymous": 401},
+        {"admin": 400, "ops": 404, "member": 404, "outsider": 404, "anonymous": 401},
     ),
     (
         "delete",
         "/api/v1/grants/{grant_b}/",
         None,
-        {"admin": 204, "ops": 403, "member": 403, "outsider": 403, "anonymous": 401},
+        {"admin": 204, "ops": 404, "member": 404, "outsider": 404, "anonymous": 401},
     ),
     (
         "get",
