@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.postgres.aggregates import StringAgg
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, transaction
 from django.db.models import (
     Aggregate,
@@ -239,7 +240,12 @@ def copy_statement(queryset: QuerySet[ConsoleSession]) -> str:
 
 def _copy_blocks(queryset: QuerySet[ConsoleSession]) -> Iterator[bytes]:
     yield ",".join(HEADERS).encode() + b"\n"
-    statement = copy_statement(queryset)
+    try:
+        statement = copy_statement(queryset)
+    except EmptyResultSet:
+        # A selection Django knows to be empty (`pk__in=[]`, a scope with no project)
+        # compiles to no SQL at all: the export is its header.
+        return
     block = bytearray()
     with (
         transaction.atomic(using=queryset.db),

@@ -272,7 +272,10 @@ def test_rate_limit_answers_429_and_records_the_refusal(federation, account, bob
     assert (answer.json()["step"], answer.json()["code"]) == ("rate_limited", "TooManyRequests")
 
     refusals = ConsoleSession.objects.filter(failure_step=FailureStep.RATE_LIMITED)
-    assert refusals.count() == 2  # every refused attempt is recorded
+    # Every refused attempt is counted, on one row per user and minute (two rows only
+    # if the two refusals straddle a minute's edge).
+    assert sum(refusals.values_list("refused_count", flat=True)) == 2
+    assert refusals.count() <= 2
     assert ConsoleSession.objects.filter(status=Status.ACTIVE).count() == 3
     assert len(federation.calls) == 3  # refusals make no AWS call
 

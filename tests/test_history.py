@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -392,3 +392,31 @@ def test_postgresql_copy_writes_the_same_csv_as_the_python_writer(history):
     assert odd["activated_at"] == "" and odd["error_code"] == ""
     assert any(r["user_agent"] == "'@SUM(A1)" for r in records)
     assert any(r["created_at"].endswith(".5+00:00") for r in records)
+
+
+def test_an_export_of_a_selection_known_to_be_empty_is_its_header(db):
+    """Django compiles `pk__in=[]` (a scope with no project in it) to no SQL at all: the
+    export is the header, not a 500."""
+    from sessions_app.exports import HEADERS, csv_stream
+
+    ConsoleSessionFactory()
+    lines = b"".join(
+        chunk if isinstance(chunk, bytes) else chunk.encode()
+        for chunk in csv_stream(ConsoleSession.objects.filter(pk__in=[]))
+    ).splitlines()
+    assert lines == [",".join(HEADERS).encode()]
+
+
+def test_the_command_table_names_its_database_and_each_accounts_project(history):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("sessions", stdout=out, stderr=err)
+    # Which database was read (the demo's is not the default one), on stderr only.
+    assert err.getvalue().startswith("Reading ") and "Reading" not in out.getvalue()
+    line = next(
+        ln for ln in out.getvalue().splitlines() if ln.startswith(str(history["ann_ok"].pk))
+    )
+    session = history["ann_ok"]
+    assert f"{session.account.resource.project.name} / {session.account.name}" in line
+    # Times to the second, in UTC, marked as such: never cut inside the fraction.
+    stamp = session.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    assert stamp in line

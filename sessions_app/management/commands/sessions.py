@@ -27,6 +27,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -46,13 +47,13 @@ BREAK_GLASS_FLAG = "BREAK-GLASS"
 # (header, record key, width); the last column is written whole.
 TABLE_COLUMNS = [
     ("id", "id", 8),
-    ("created_at", "created_at", 25),
+    ("created_at", "created_at", 20),
     ("user_email", "user_email", 28),
-    ("account", "account", 18),
+    ("account", "where", 30),
     ("status", "status", 8),
     ("failure_step", "failure_step", 14),
     ("error_code", "error_code", 16),
-    ("expires_at", "expires_at", 25),
+    ("expires_at", "expires_at", 20),
     ("request", "request", 17),
     ("ticket", "request_ticket", 16),
     ("reason", "request_reason", 40),
@@ -65,9 +66,9 @@ WINDOW_COLUMNS = [
     ("requester", "requester_name", 28),
     ("status", "status", 9),
     ("break_glass", "break_glass", 11),
-    ("starts_at", "starts_at", 32),
-    ("ends_at", "ends_at", 32),
-    ("ended_at", "ended_at", 32),
+    ("starts_at", "starts_at", 20),
+    ("ends_at", "ends_at", 20),
+    ("ended_at", "ended_at", 20),
     ("ticket", "ticket", 16),
     ("reason", "reason", 40),
     ("approvers", "approvers", 0),
@@ -91,6 +92,26 @@ def cell(value: str, width: int) -> str:
     if len(value) > width:
         value = value[: width - 1] + "…"
     return value.ljust(width)
+
+
+def table_text(value: Any) -> str:
+    """A table cell: times to the second in UTC, marked Z (the full ISO 8601 value, with
+    its fraction, is in --format csv/json); the rest as the export writes it."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return text(value)
+
+
+def database_label() -> str:
+    """Which database the command reads: `./dev manage` reads var/db.sqlite3 while the
+    demo runs on var/demo.sqlite3, and an empty answer from the wrong one looks like
+    "nobody had access"."""
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"SQLite {settings['NAME']}"
+    where = settings.get("HOST") or "local socket"
+    port = f":{settings['PORT']}" if settings.get("PORT") else ""
+    return f"{connection.vendor} database {settings['NAME']} on {where}{port}"
 
 
 def table_line(cells: list[tuple[str, int]]) -> str:
@@ -280,7 +301,7 @@ class Command(BaseCommand):
                 record["break_glass"] = BREAK_GLASS_FLAG if record["break_glass"] else ""
                 out.write(
                     table_line(
-                        [(text(record[header]), width) for header, _, width in WINDOW_COLUMNS]
+                        [(table_text(record[header]), width) for header, _, width in WINDOW_COLUMNS]
                     )
                 )
             if not records:
@@ -309,9 +330,15 @@ class Command(BaseCommand):
                 )
             out.write("\n]")
         else:
+            # On stderr, so the table itself stays what scripts read.
+            self.stderr.write(f"Reading {database_label()}.")
             out.write(table_line([(header, width) for header, _, width in TABLE_COLUMNS]))
             for record in records:
                 record["request"] = request_cell(record)
+                # The account with the project it is in: names repeat across projects.
+                record["where"] = f"{record['project']} / {record['account']}"
                 out.write(
-                    table_line([(text(record[key]), width) for _, key, width in TABLE_COLUMNS])
+                    table_line(
+                        [(table_text(record[key]), width) for _, key, width in TABLE_COLUMNS]
+                    )
                 )
