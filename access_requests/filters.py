@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import django_filters
-from django.core.exceptions import ValidationError
-from django_filters.fields import IsoDateTimeField
+
+from pam_project.filters import UTCIsoDateTimeFilter
 
 from .models import AccessRequest, RequestStatus
-
-
-class UTCIsoDateTimeField(IsoDateTimeField):
-    """ISO 8601, sent to the database as UTC: PostgreSQL refuses offsets over 15:59 that
-    Python accepts. (sessions_app.filters has the same; this app sits below it.)"""
-
-    def to_python(self, value: object) -> datetime | None:
-        parsed = super().to_python(value)
-        if parsed is None:
-            return None
-        try:
-            return parsed.astimezone(UTC)
-        except (OverflowError, ValueError):
-            raise ValidationError("Enter a time between years 1 and 9999.") from None
-
-
-class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = UTCIsoDateTimeField
 
 
 class RequestFilter(django_filters.FilterSet):

@@ -17,11 +17,9 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
-from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -33,6 +31,8 @@ from drf_spectacular.utils import (
 from rest_framework import filters, pagination, renderers, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from pam_project.filters import UTCIsoDateTimeFilter
 
 from .models import AuditEvent
 
@@ -151,24 +151,6 @@ class AuditEventSerializer(serializers.ModelSerializer):
     def to_representation(self, instance: AuditEvent) -> dict[str, Any]:
         zone = timezone.get_current_timezone()
         return represent((getattr(instance, column) for _, column in COLUMNS), zone)
-
-
-class UTCIsoDateTimeField(IsoDateTimeField):
-    """ISO 8601, converted to UTC before it reaches the database (PostgreSQL refuses
-    offsets Python accepts, as sessions_app/filters.py found)."""
-
-    def to_python(self, value: object) -> datetime | None:
-        parsed = super().to_python(value)
-        if parsed is None:
-            return None
-        try:
-            return parsed.astimezone(UTC)
-        except (OverflowError, ValueError):
-            raise ValidationError("Enter a time between years 1 and 9999.") from None
-
-
-class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = UTCIsoDateTimeField
 
 
 @extend_schema_field(OpenApiTypes.INT)

@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import django_filters
 from django import forms
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django_filters.fields import IsoDateTimeField
+
+from pam_project.filters import UTCIsoDateTimeField, UTCIsoDateTimeFilter
 
 from .models import ConsoleSession, Status
 from .selectors import active_at_q
-
-
-class UTCIsoDateTimeField(IsoDateTimeField):
-    """ISO 8601, converted to UTC before it reaches the database.
-
-    Python accepts offsets up to 24 hours and PostgreSQL does not ("time zone
-    displacement out of range"): any valid instant is sent as UTC instead.
-    """
-
-    def to_python(self, value: object) -> datetime | None:
-        parsed = super().to_python(value)
-        if parsed is None:
-            return None
-        try:
-            return parsed.astimezone(UTC)
-        except (OverflowError, ValueError):
-            raise ValidationError("Enter a time between years 1 and 9999.") from None
 
 
 class WhoHadAccessForm(forms.Form):
@@ -36,10 +19,6 @@ class WhoHadAccessForm(forms.Form):
 
     account = forms.IntegerField(min_value=1, max_value=2**63 - 1, help_text="PAM account id.")
     at = UTCIsoDateTimeField(help_text="The instant, ISO 8601.")
-
-
-class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = UTCIsoDateTimeField
 
 
 class SessionFilter(django_filters.FilterSet):
