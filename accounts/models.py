@@ -165,6 +165,16 @@ class PamAccount(models.Model):
         help_text="Services the Access button offers in a picker (with more than one). "
         "Empty: only the default service. The default must be one of them.",
     )
+    # `pam credentials` (SPEC "The console experience"): the chain's temporary keys
+    # handed to the person's AWS CLI (credential_process) instead of a console sign-in.
+    # Off by default: keys leave the browser's one-time link for a file or a process.
+    allow_cli_credentials = models.BooleanField(
+        "allow CLI credentials",
+        default=False,
+        help_text="People with access may also get the Target Role's temporary keys for "
+        "the AWS CLI (`pam credentials`, credential_process); recorded as sessions of kind "
+        "credentials. API tokens can use it; require_mfa accounts still refuse tokens.",
+    )
     validated_at = models.DateTimeField(
         null=True, blank=True, help_text="When the whole chain was last assumed successfully."
     )
@@ -404,3 +414,22 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class Favourite(models.Model):
+    """An account a person pinned to the top of their accounts page. Confers nothing:
+    the page still lists only accounts the person has a grant on (accounts_for_user)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourite_accounts"
+    )
+    account = models.ForeignKey(PamAccount, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "account"], name="favourite_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} for {self.user_id}"

@@ -53,3 +53,26 @@ class IdpGroup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.claim_value} (from {self.issuer})"
+
+
+class Preferences(models.Model):
+    """A person's own settings for how the console opens (SPEC "The console
+    experience"). No row: the defaults."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pam_preferences"
+    )
+    # AWS's multi-session console keeps up to 5 sessions side by side, so by default a
+    # new sign-in does not end the previous one; some people prefer one at a time.
+    logout_first = models.BooleanField(
+        "sign out of the previous console first",
+        default=False,
+        help_text="Each Access first signs the browser out of the AWS console it is "
+        "signed in to, so only the new session stays open.",
+    )
+
+    class Meta:
+        verbose_name_plural = "preferences"
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id}"

@@ -19,6 +19,15 @@ class Status(models.TextChoices):
     REVOKED = "revoked", "Revoked"
 
 
+class Kind(models.TextChoices):
+    """What an Access handed out: a console sign-in (the web page, the API, `pam
+    console`) or the Target Role's temporary keys for the CLI (`pam credentials`, only
+    where the account has allow_cli_credentials)."""
+
+    CONSOLE = "console", "Console sign-in"
+    CREDENTIALS = "credentials", "CLI credentials"
+
+
 class FailureStep(models.TextChoices):
     """Where an Access attempt stopped. The AWS steps are the chain's own names."""
 
@@ -76,6 +85,10 @@ class ConsoleSession(models.Model):
     resource_role_arn = models.CharField("Resource Role ARN", max_length=2048)
     role_session_name = models.CharField(max_length=64)
     duration_seconds = models.PositiveIntegerField()
+    # db_default too: rows written outside the ORM (bench/history.py) are console ones.
+    kind = models.CharField(
+        max_length=16, choices=Kind.choices, default=Kind.CONSOLE, db_default=Kind.CONSOLE
+    )
     # Where the console opened (the account's default or the person's pick, always one of
     # the account's lists); both empty: the console's home page.
     region = models.CharField(max_length=32, blank=True)
