@@ -27,6 +27,7 @@ ACCOUNT_MAIN_FIELDS = [
     "target_role_arn",
     "session_duration",
     "require_mfa",
+    "allow_cli_credentials",
 ]
 ACCOUNT_JIT_FIELDS = [
     "approver_users",

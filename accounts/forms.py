@@ -142,6 +142,7 @@ class PamAccountForm(ServiceCheckedForm):
             "target_role_arn",
             "session_duration",
             "require_mfa",
+            "allow_cli_credentials",
             "approver_users",
             "approver_groups",
             "approvals_required",

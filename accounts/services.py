@@ -36,6 +36,7 @@ ACCOUNT_FIELDS = {
     "target_role_arn",
     "session_duration",
     "require_mfa",
+    "allow_cli_credentials",
     # Just-in-time access: they change who decides and how long a window lasts, not
     # what AWS must allow, so they are not re-validated against AWS.
     "approvals_required",
@@ -180,6 +181,7 @@ ACCOUNT_AUDIT = [
     "target_role_arn",
     "session_duration",
     "require_mfa",
+    "allow_cli_credentials",
     "approvals_required",
     "max_window",
     "break_glass",
@@ -228,6 +230,7 @@ def account_create(
     session_duration: int,
     description: str = "",
     require_mfa: bool = False,
+    allow_cli_credentials: bool = False,
     approver_users: Iterable[AbstractUser | int] | None = None,
     approver_groups: Iterable[Group | int] | None = None,
     approvals_required: int = 1,
@@ -252,6 +255,7 @@ def account_create(
         target_role_arn=target_role_arn.strip(),
         session_duration=session_duration,
         require_mfa=require_mfa,
+        allow_cli_credentials=allow_cli_credentials,
         approvals_required=approvals_required,
         max_window=max_window,
         break_glass=break_glass,
