@@ -427,9 +427,7 @@ class Favourite(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "account"], name="favourite_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "account"], name="favourite_unique")]
 
     def __str__(self) -> str:
         return f"{self.account_id} for {self.user_id}"
