@@ -50,7 +50,7 @@ from resources import aws
 
 from . import services
 from .models import ConsoleSession, FailureStep, Status
-from .selectors import recent_attempts
+from .selectors import recent_attempt_count, recent_attempts
 
 log = logging.getLogger(__name__)
 
@@ -301,9 +301,9 @@ def _check_rate(session: ConsoleSession, user: AbstractUser) -> None:
     they are recorded (one row a minute, _count_refusal) cannot change it.
     """
     limit, seconds = settings.PAM_ACCESS_RATE
-    attempts = recent_attempts(user, up_to_id=session.pk, seconds=seconds)
-    if attempts.count() <= limit:
+    if recent_attempt_count(user.pk, up_to_id=session.pk, seconds=seconds) <= limit:
         return
+    attempts = recent_attempts(user, up_to_id=session.pk, seconds=seconds)
     oldest = attempts.order_by("created_at").values_list("created_at", flat=True).first()
     retry_after = (
         max(1, math.ceil((oldest + timedelta(seconds=seconds) - timezone.now()).total_seconds()))

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from access_requests.models import AccessRequest
 from access_requests.selectors import windows_at
 from accounts.models import PamAccount
-from accounts.selectors import accounts_for_user
+from accounts.selectors import granted_account
 from pam_project.api import NO_STORE
 from pam_project.querysets import may
 from pam_project.scopes import TokenScope, scope_allows
@@ -166,7 +166,7 @@ class AccessViewSet(viewsets.GenericViewSet):
         """Run the Access chain for this account."""
         account = self.get_object()
         # Read again through the grants, for the `standing` annotation Access uses.
-        account = accounts_for_user(request.user).filter(pk=account.pk).first()
+        account = granted_account(request.user, account.pk)
         if account is None:
             raise exceptions.PermissionDenied("You are not granted this account.")
         chosen = _console_choice(request)

@@ -14,11 +14,12 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import PamAccount
+from pam_project import db
 from pam_project.users import user_label
 
 from .models import ConsoleSession, FailureStep, Status
@@ -47,7 +48,7 @@ def session_start(
     Must run outside a transaction (Access runs in autocommit) so the row is committed
     and survives whatever happens next; a crashed request leaves it for the sweep.
     """
-    return ConsoleSession.objects.create(
+    session = ConsoleSession(
         user=user,
         user_email=user_label(user),
         account=account,
@@ -63,6 +64,10 @@ def session_start(
         client_ip=client_ip,
         user_agent=(user_agent or "")[:MAX_USER_AGENT],
     )
+    # One plain INSERT (every click runs it: pam_project/db.py says why); nothing
+    # listens to a Console Session's save.
+    db.insert(session)
+    return session
 
 
 def session_activate(
@@ -76,14 +81,25 @@ def session_activate(
     """pending -> active, then schedule its expiry once committed. False if it was no
     longer pending (the sweep gave up on it): the caller must not hand out access."""
     now = timezone.now()
-    updated = ConsoleSession.objects.filter(pk=session.pk, status=Status.PENDING).update(
-        status=Status.ACTIVE,
-        activated_at=now,
-        expires_at=expires_at,
-        assumed_role_arn=assumed_role_arn,
-        assumed_role_id=assumed_role_id,
-        access_key_id=access_key_id,
-    )
+    # The conditional UPDATE as one plain statement (every click runs it:
+    # pam_project/db.py says why).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ConsoleSession._meta.db_table} SET status = %s, activated_at = %s, "  # noqa: S608 (our own table)
+            "expires_at = %s, assumed_role_arn = %s, assumed_role_id = %s, "
+            "access_key_id = %s WHERE id = %s AND status = %s",
+            [
+                Status.ACTIVE.value,
+                db.prep(ConsoleSession, "activated_at", now),
+                db.prep(ConsoleSession, "expires_at", expires_at),
+                assumed_role_arn,
+                assumed_role_id,
+                access_key_id,
+                session.pk,
+                Status.PENDING.value,
+            ],
+        )
+        updated = cursor.rowcount
     if not updated:
         session.refresh_from_db()
         return False

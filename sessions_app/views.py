@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from access_requests.presenters import attach_window_states
 from accounts.models import PamAccount
-from accounts.selectors import accounts_for_user
+from accounts.selectors import accounts_for_user, granted_account
 from mfa import stepup
 from mfa.views import step_up_redirect
 from resources.aws import ConsoleChoiceError
@@ -121,7 +121,9 @@ def account_access(request: HttpRequest, account_id: int) -> HttpResponse:
     if not request.user.is_authenticated:
         # After signing in, come back to the account page, not to a POST-only URL.
         return redirect_to_login(reverse("account-detail", args=[account_id]))
-    account = get_object_or_404(accounts_for_user(request.user), pk=account_id)
+    account = granted_account(request.user, account_id)
+    if account is None:
+        raise Http404("No such account.")
     try:
         granted = access_from_request(
             request,
