@@ -159,7 +159,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so every log line of a request (and the tasks it enqueues) carries its id.
+    # Outermost: the tasks a request publishes go once its response is out
+    # (pam_project/publishing.py).
+    "pam_project.publishing.DeferredPublishMiddleware",
+    # Next, so every log line of a request (and the tasks it enqueues) carries its id.
     "pam_project.requestid.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "pam_project.middleware.DatabaseUnavailableMiddleware",

@@ -111,3 +111,41 @@ def test_access_publishes_to_a_healthy_redis(client, federation, bob, granted):
         response, _ = access_timed(client, granted)
     assert response.status_code == 302
     assert redis.Redis.from_url(url).llen("celery") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_expiry_is_published_after_the_response_has_gone_out(federation, granted, bob):
+    """The person does not wait for the broker: the WSGI response is complete (status,
+    Location) before the expiry message is sent, and closing it (what the server does
+    after writing it) sends it, with the request's id (pam_project/publishing.py)."""
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.middleware.csrf import _get_new_csrf_string
+    from django.test import Client, RequestFactory
+
+    from .celery_helpers import published
+
+    client = Client()
+    client.force_login(bob)
+    csrf = _get_new_csrf_string()
+    client.cookies["csrftoken"] = csrf
+    environ = (
+        RequestFactory()
+        .post(
+            reverse("account-access", args=[granted.pk]),
+            {"csrfmiddlewaretoken": csrf},
+            HTTP_X_REQUEST_ID="req-after-1",
+            HTTP_COOKIE="; ".join(f"{k}={v.value}" for k, v in client.cookies.items()),
+        )
+        .environ
+    )
+    started: list[str] = []
+    with published() as messages:
+        response = WSGIHandler()(environ, lambda status, headers, *a: started.append(status))
+        body = b"".join(response)
+        assert started == ["302 Found"] and body == b""
+        assert messages == []  # the response is written; nothing published yet
+        response.close()  # the server, once it has written the response
+    session = ConsoleSession.objects.get(user=bob)
+    assert session.status == Status.ACTIVE
+    assert [m["body"][0] for m in messages] == [[session.pk]]
+    assert messages[0]["headers"]["pam_request_id"] == "req-after-1"
