@@ -5,9 +5,7 @@ token; it imports nothing of the server (no Django, no app package: import-linte
 "pam_cli imports no app" contract in pyproject.toml).
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("aws-console-pam")
-except PackageNotFoundError:  # run from a checkout
-    __version__ = "0.1.0"
+# The package's version (pyproject.toml; tests/test_packaging.py holds the two equal), written
+# out: importlib.metadata's lookup cost 30 ms of every run, and the AWS CLI runs
+# `pam credentials` before each of its commands (bench/cli.py).
+__version__ = "0.1.0"

@@ -4,11 +4,9 @@ returns the exit code; failures raise CliError (main.py prints them on one line)
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import sys
-import webbrowser
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -72,6 +70,8 @@ def login(args: argparse.Namespace, ctx: Context) -> int:
         url = input("PAM server URL: ")
     url = config_file.check_url(url)
     if _interactive(ctx.stdin):
+        import getpass  # here, not above: see console()
+
         token = getpass.getpass("API token (pam_..., not echoed): ")
     else:
         # Piped in (`pam login URL < token-file`): never as an argument, where `ps` and
@@ -158,6 +158,10 @@ def console(args: argparse.Namespace, ctx: Context) -> int:
         ctx.stdout.write(url + "\n")
         ctx.say(f"Sign-in URL for {summary}: valid once, for 15 minutes.")
         return 0
+    # Imported here: `pam credentials` runs before every `aws` command (the AWS CLI does
+    # not cache it), and needs none of the browser machinery (bench/cli.py).
+    import webbrowser
+
     if not webbrowser.open(url, new=2):
         raise CliError(
             "no web browser found to open the console (set BROWSER, or run again with "

@@ -104,4 +104,5 @@ def test_an_installed_copy_runs_without_the_checkout(tmp_path):
         cwd=elsewhere,
         env=env,
     )
-    assert pam.stdout.strip() == "pam 0.1.0"
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert pam.stdout.strip() == f"pam {version}"
