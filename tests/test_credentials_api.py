@@ -211,3 +211,39 @@ def test_the_rate_limit_counts_credentials_like_any_access(
     assert refused.json()["step"] == "rate_limited"
     assert 1 <= int(refused["Retry-After"]) <= 60
     assert len(aws.assume_role_calls()) == hops  # refused before AWS
+
+
+def test_admins_turn_cli_credentials_on_through_the_api_audited(aws, federation, account, alice):
+    admin = APIClient()
+    admin.force_login(alice)
+    path = f"/api/v1/accounts/{account.pk}/"
+    assert admin.get(path).json()["allow_cli_credentials"] is False
+    changed = admin.patch(path, {"allow_cli_credentials": True}, format="json")
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["allow_cli_credentials"] is True
+    event = AuditEvent.objects.filter(action="update", object_id=str(account.pk)).latest("pk")
+    assert event.changes["allow_cli_credentials"] == [False, True]
+    assert aws.calls == []  # a flag of the app's own: nothing to check in AWS
+
+
+def test_the_admin_list_and_the_csv_export_show_the_kind(client, alice):
+    import csv
+    import io
+
+    from django.urls import reverse
+
+    from .factories import ConsoleSessionFactory
+
+    keys = ConsoleSessionFactory(kind=Kind.CREDENTIALS)
+    console = ConsoleSessionFactory()
+    client.force_login(alice)
+    changelist = reverse("admin:sessions_app_consolesession_changelist")
+    page = client.get(changelist, {"kind__exact": "credentials"})
+    assert [s.pk for s in page.context["cl"].result_list] == [keys.pk]
+    assert "CLI credentials" in page.content.decode()
+    export = client.get(reverse("admin:sessions_app_consolesession_export"))
+    rows = csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode()))
+    assert {row["id"]: row["kind"] for row in rows} == {
+        str(keys.pk): "credentials",
+        str(console.pk): "console",
+    }
