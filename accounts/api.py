@@ -101,6 +101,7 @@ class AccountSerializer(serializers.ModelSerializer):
             "session_duration",
             "session_duration_seconds",
             "require_mfa",
+            "allow_cli_credentials",
             "approver_users",
             "approver_groups",
             "approvals_required",

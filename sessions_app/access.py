@@ -20,6 +20,11 @@ Before any of it, like the grant check, an account with `require_mfa` needs a
 second-factor check in the last 5 minutes (`check_step_up`, reading only the session:
 accounts without require_mfa pay no query). A refusal (StepUpRequired) writes no row,
 since the chain never started, but an `access_refused` audit event (mfa.services).
+
+`kind=Kind.CREDENTIALS` (`POST /api/v1/accounts/<id>/credentials/`, `pam credentials`)
+runs the same chain without the federation step and hands out hop 2's temporary keys
+(AccessGranted.credentials), only where the account has allow_cli_credentials; a refusal
+(CredentialsNotAllowed) is, like the MFA one, an audit event and no row.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from pam_project.users import user_label
 from resources import aws
 
 from . import services
-from .models import ConsoleSession, FailureStep, Status
+from .models import ConsoleSession, FailureStep, Kind, Status
 from .selectors import recent_attempt_count, recent_attempts
 
 log = logging.getLogger(__name__)
@@ -60,6 +65,9 @@ class AccessGranted:
     session: ConsoleSession
     # A bearer credential for 15 minutes: goes to the user's browser, nowhere else.
     signin_url: str = field(repr=False)
+    # Kind.CREDENTIALS only (signin_url is then empty): hop 2's keys, for the person's
+    # AWS CLI and nowhere else (the type hides the secret parts from repr()).
+    credentials: aws.TemporaryCredentials | None = None
 
 
 class AccessFailed(Exception):
@@ -90,6 +98,35 @@ class StepUpRequired(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+class CredentialsNotAllowed(Exception):
+    """CLI credentials asked of an account without allow_cli_credentials."""
+
+    message = (
+        "This account does not hand out CLI credentials (allow_cli_credentials is off): "
+        "use its console sign-in, or ask a project admin to turn allow_cli_credentials on."
+    )
+
+
+def check_cli_credentials(user: AbstractUser, account: PamAccount) -> None:
+    """Raise CredentialsNotAllowed unless the account allows CLI credentials.
+
+    Checked before anything else of the chain, so a refused call never reaches AWS. The
+    refusal is recorded as an `access_refused` audit event (services.credentials_refused)
+    and not as a Console Session row: nothing was attempted, as with the MFA refusal,
+    but someone asking for an account's keys when it only offers the console is what an
+    auditor wants to see (a script misconfigured, or a token used beyond its purpose).
+    """
+    if account.allow_cli_credentials:
+        return
+    services.credentials_refused(user=user, account=account)
+    log.info(
+        "Access refused: user %s, account %s, allow_cli_credentials off",
+        user_label(user),
+        account.pk,
+    )
+    raise CredentialsNotAllowed(CredentialsNotAllowed.message)
 
 
 def check_step_up(request: HttpRequest, account: PamAccount) -> None:
@@ -124,15 +161,25 @@ def check_step_up(request: HttpRequest, account: PamAccount) -> None:
 
 
 def access_from_request(
-    request: HttpRequest, account: PamAccount, *, region: str = "", service: str = ""
+    request: HttpRequest,
+    account: PamAccount,
+    *,
+    region: str = "",
+    service: str = "",
+    kind: str = Kind.CONSOLE,
 ) -> AccessGranted:
     """Access for the signed-in user of `request` (a page's POST or the API's).
 
     `region`/`service`: the person's pick (empty: the account's defaults). A value the
     account does not offer raises aws.ConsoleChoiceError (naming the field) before
     anything is written or checked: nothing was attempted, so no row records it. Raises
-    StepUpRequired, also before anything is written, if the account needs MFA now."""
-    region, service = account.console_choice(region, service)
+    StepUpRequired, also before anything is written, if the account needs MFA now.
+    `kind=Kind.CREDENTIALS`: no console, so no region or service; raises
+    CredentialsNotAllowed first unless the account has allow_cli_credentials."""
+    if kind == Kind.CREDENTIALS:
+        check_cli_credentials(request.user, account)
+    else:
+        region, service = account.console_choice(region, service)
     check_step_up(request, account)
     return account_access(
         account=account,
@@ -143,6 +190,7 @@ def access_from_request(
         issuer=public_url(request, reverse("account-detail", args=[account.pk])),
         region=region,
         service=service,
+        kind=kind,
     )
 
 
@@ -155,9 +203,12 @@ def account_access(
     issuer: str,
     region: str = "",
     service: str = "",
+    kind: str = Kind.CONSOLE,
 ) -> AccessGranted:
     """The Access chain. The caller has checked the grant, and `region`/`service` (where
-    the console opens, recorded on the row) against the account: console_choice.
+    the console opens, recorded on the row) against the account: console_choice. For
+    `kind=Kind.CREDENTIALS` (checked against allow_cli_credentials by the caller) the
+    chain stops after hop 2: its keys are the answer, no sign-in token is made.
 
     Runs in autocommit: a transaction around it would hide the pending row, which must
     be committed before any AWS call so that a crash mid-way still leaves the attempt.
@@ -177,6 +228,7 @@ def account_access(
         access_request_id=window,
         region=region,
         service=service,
+        kind=kind,
     )
     if duration is not None and duration < MIN_SECONDS:
         raise _refuse_window(session, account, window)
@@ -195,20 +247,25 @@ def account_access(
             tags={aws.sts.SESSION_TAG_KEY: str(session.pk)} if resource.tag_session else None,
             marks=marks,
         )
-        step = FailureStep.FEDERATION
-        # Only ever values of the account's lists (console_choice), checked again here
-        # against the partition's: the URL holds nothing else a person chose. The
-        # regional sign-in endpoint, where AWS has one, both issues and takes the token.
-        destination = aws.console_url(target.partition, region, service)
-        token = aws.get_signin_token(hop2.credentials, partition=target.partition, region=region)
-        url = aws.signin_url(
-            token,
-            partition=target.partition,
-            issuer=issuer,
-            destination=destination,
-            region=region,
-        )
-        marks["federation"] = time.perf_counter()
+        # CLI credentials: hop 2's keys are the answer; no sign-in token is made.
+        url = ""
+        if kind == Kind.CONSOLE:
+            step = FailureStep.FEDERATION
+            # Only ever values of the account's lists (console_choice), checked again here
+            # against the partition's: the URL holds nothing else a person chose. The
+            # regional sign-in endpoint, where AWS has one, both issues and takes the token.
+            destination = aws.console_url(target.partition, region, service)
+            token = aws.get_signin_token(
+                hop2.credentials, partition=target.partition, region=region
+            )
+            url = aws.signin_url(
+                token,
+                partition=target.partition,
+                issuer=issuer,
+                destination=destination,
+                region=region,
+            )
+            marks["federation"] = time.perf_counter()
     except aws.AwsStepError as exc:
         raise _fail(session, exc.step, exc.code, exc.message) from None
     except Exception as exc:
@@ -236,9 +293,10 @@ def account_access(
         )
     marks["activate"] = time.perf_counter()
     log.info(
-        "Access granted: console session %s, user %s, account %s, assumed role %s, "
+        "Access granted: console session %s (%s), user %s, account %s, assumed role %s, "
         "access key id %s, expires %s, took %s",
         session.pk,
+        kind,
         session.user_email,
         account.pk,
         hop2.assumed_role_arn,
@@ -246,7 +304,8 @@ def account_access(
         hop2.credentials.expiration.isoformat(),
         _timings(started, marks),
     )
-    return AccessGranted(session=session, signin_url=url)
+    credentials = hop2.credentials if kind == Kind.CREDENTIALS else None
+    return AccessGranted(session=session, signin_url=url, credentials=credentials)
 
 
 def _window(account: PamAccount, user: AbstractUser) -> tuple[int | None, int | None]:

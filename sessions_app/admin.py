@@ -136,6 +136,7 @@ class ConsoleSessionAdmin(RestrictedAdmin):
         "created_at",
         "user_email",
         "account",
+        "kind",
         "status",
         "under_request",
         "failure_step",
@@ -145,6 +146,7 @@ class ConsoleSessionAdmin(RestrictedAdmin):
     ]
     list_filter = [
         "status",
+        "kind",
         UnderFilter,
         "failure_step",
         # All choices come from the small related tables; RelatedOnlyFieldListFilter

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from django.db.models import QuerySet
@@ -25,11 +25,11 @@ from pam_project.scopes import TokenScope, scope_allows
 from resources.aws import ConsoleChoiceError
 
 from . import revocation
-from .access import AccessFailed, StepUpRequired, access_from_request
+from .access import AccessFailed, CredentialsNotAllowed, StepUpRequired, access_from_request
 from .exports import approvals_prefetch, approvers_of
 from .failures import failure_guidance, failure_status, shows_setup
 from .filters import SessionFilter, WhoHadAccessForm
-from .models import ConsoleSession, FailureStep
+from .models import ConsoleSession, FailureStep, Kind
 from .selectors import active_at_q, may_revoke, may_revoke_account
 
 
@@ -42,6 +42,19 @@ class AccessSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(help_text="When the console session ends (AWS).")
     region = serializers.CharField(help_text="Where the console opens; empty: its home page.")
     service = serializers.CharField(help_text="The console service it opens; empty: home.")
+
+
+class CredentialsSerializer(serializers.Serializer):
+    """The AWS CLI's credential_process output, as is: `pam credentials` prints it.
+    https://docs.aws.amazon.com/cli/v1/userguide/cli-configure-sourcing-external.html"""
+
+    Version = serializers.IntegerField(help_text="Always 1.")
+    AccessKeyId = serializers.CharField()
+    SecretAccessKey = serializers.CharField(help_text="A secret: never stored or logged.")
+    SessionToken = serializers.CharField(help_text="A secret: never stored or logged.")
+    Expiration = serializers.DateTimeField(
+        help_text="When the keys stop working (AWS's own expiry, ISO 8601 UTC)."
+    )
 
 
 class AccessBodySerializer(serializers.Serializer):
@@ -111,6 +124,24 @@ def _may_revoke(request: Request, owner_id: int | None, by_permission: bool) -> 
         )
 
 
+def _access_failed(request: Request, account: PamAccount, failure: AccessFailed) -> Response:
+    """A failed Access (recorded on its row) as the API answers it: the step, the code,
+    what to check; AWS's own message only to who administers the project."""
+    setup = shows_setup(request.user, account, failure.step)
+    body = {
+        "session_id": failure.session.pk,
+        "step": failure.step,
+        "code": failure.code,
+        # AWS's own words can quote account IDs and ARNs: project admins only.
+        "message": failure.message if setup else "",
+        "checks": failure_guidance(account, failure, request.user).checks,
+    }
+    headers = dict(NO_STORE)
+    if failure.retry_after:
+        headers["Retry-After"] = str(failure.retry_after)
+    return Response(body, status=failure_status(failure.step), headers=headers)
+
+
 def _revocation_failed(failed: revocation.RevocationFailed) -> Response:
     body = {
         "detail": "IAM did not take the revocation; it is recorded and retried every minute.",
@@ -164,11 +195,7 @@ class AccessViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def access(self, request: Request, pk: str | None = None) -> Response:
         """Run the Access chain for this account."""
-        account = self.get_object()
-        # Read again through the grants, for the `standing` annotation Access uses.
-        account = granted_account(request.user, account.pk)
-        if account is None:
-            raise exceptions.PermissionDenied("You are not granted this account.")
+        account = self._granted()
         chosen = _console_choice(request)
         try:
             granted = access_from_request(request, account, **chosen)
@@ -178,19 +205,7 @@ class AccessViewSet(viewsets.GenericViewSet):
         except StepUpRequired as refused:
             raise exceptions.PermissionDenied(refused.message) from None
         except AccessFailed as failure:
-            setup = shows_setup(request.user, account, failure.step)
-            body = {
-                "session_id": failure.session.pk,
-                "step": failure.step,
-                "code": failure.code,
-                # AWS's own words can quote account IDs and ARNs: project admins only.
-                "message": failure.message if setup else "",
-                "checks": failure_guidance(account, failure, request.user).checks,
-            }
-            headers = dict(NO_STORE)
-            if failure.retry_after:
-                headers["Retry-After"] = str(failure.retry_after)
-            return Response(body, status=failure_status(failure.step), headers=headers)
+            return _access_failed(request, account, failure)
         body = {
             "session_id": granted.session.pk,
             "signin_url": granted.signin_url,
@@ -199,6 +214,58 @@ class AccessViewSet(viewsets.GenericViewSet):
             "service": granted.session.service,
         }
         return Response(body, headers=NO_STORE)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: CredentialsSerializer,
+            403: OpenApiResponse(
+                description="Not granted (but visible to you); the account's "
+                "allow_cli_credentials is off; or it requires MFA (require_mfa), which an API "
+                "token can never satisfy. Nothing was sent to AWS."
+            ),
+            404: OpenApiResponse(description="No such account, or not yours to see."),
+            502: OpenApiResponse(AccessErrorSerializer, description="An AWS step failed."),
+            429: OpenApiResponse(
+                AccessErrorSerializer, description="Too many attempts (see Retry-After)."
+            ),
+            503: OpenApiResponse(AccessErrorSerializer, description="Could not finish here."),
+        },
+        summary="CLI credentials: the Target Role's temporary keys (credential_process)",
+        tags=["accounts"],
+    )
+    @action(detail=True, methods=["post"])
+    def credentials(self, request: Request, pk: str | None = None) -> Response:
+        """The Access chain without its federation step, for accounts with
+        allow_cli_credentials: hop 2's keys as the AWS CLI's credential_process JSON,
+        recorded as a Console Session of kind `credentials` (revocable like any). The
+        body is ignored: nothing the client sends becomes a credential."""
+        account = self._granted()
+        try:
+            granted = access_from_request(request, account, kind=Kind.CREDENTIALS)
+        except (CredentialsNotAllowed, StepUpRequired) as refused:
+            raise exceptions.PermissionDenied(refused.message) from None
+        except AccessFailed as failure:
+            return _access_failed(request, account, failure)
+        keys = granted.credentials
+        body = {
+            "Version": 1,
+            "AccessKeyId": keys.access_key_id,
+            "SecretAccessKey": keys.secret_access_key,
+            "SessionToken": keys.session_token,
+            # AWS's own expiry (hop 2's Credentials.Expiration), in UTC.
+            "Expiration": keys.expiration.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        return Response(body, headers=NO_STORE)
+
+    def _granted(self) -> PamAccount:
+        """The account of the URL (404 unless visible), read again through the grants for
+        the `standing` annotation Access uses (403 if visible but not granted)."""
+        account = self.get_object()
+        account = granted_account(self.request.user, account.pk)
+        if account is None:
+            raise exceptions.PermissionDenied("You are not granted this account.")
+        return account
 
     @extend_schema(
         request=RevokeSerializer,
@@ -287,6 +354,7 @@ class SessionSerializer(serializers.ModelSerializer):
             "duration_seconds",
             "region",
             "service",
+            "kind",
             "status",
             "failure_step",
             "error_code",
@@ -354,6 +422,7 @@ class SessionSerializer(serializers.ModelSerializer):
             "duration_seconds": instance.duration_seconds,
             "region": instance.region,
             "service": instance.service,
+            "kind": instance.kind,
             "status": instance.status,
             "failure_step": instance.failure_step,
             "error_code": instance.error_code,

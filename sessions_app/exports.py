@@ -146,6 +146,8 @@ COLUMNS: list[tuple[str, str, str]] = [
     # How many attempts the row records: 1, or on a rate-limited row every refused
     # attempt of its user in that minute (added last: the columns before keep their place).
     ("refused_count", "refused_count", "number"),
+    # A console sign-in or CLI credentials (`pam credentials`), added last likewise.
+    ("kind", "kind", "text"),
 ]
 HEADERS = [header for header, _, _ in COLUMNS]
 # Spreadsheets run a cell starting with these as a formula; user agents and AWS error

@@ -19,10 +19,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import PamAccount
+from audit.services import audit_record
 from pam_project import db
 from pam_project.users import user_label
 
-from .models import ConsoleSession, FailureStep, Status
+from .models import ConsoleSession, FailureStep, Kind, Status
 from .scheduling import schedule_expiry
 
 MAX_ERROR_MESSAGE = 1000
@@ -40,10 +41,12 @@ def session_start(
     access_request_id: int | None = None,
     region: str = "",
     service: str = "",
+    kind: str = Kind.CONSOLE,
 ) -> ConsoleSession:
     """Record an Access attempt as `pending`, before any AWS call. `duration_seconds`:
     the account's, unless a window ends sooner; `access_request_id`: that window;
-    `region`/`service`: where the console opens (already checked against the account).
+    `region`/`service`: where the console opens (already checked against the account);
+    `kind`: a console sign-in or CLI credentials.
 
     Must run outside a transaction (Access runs in autocommit) so the row is committed
     and survives whatever happens next; a crashed request leaves it for the sweep.
@@ -61,6 +64,7 @@ def session_start(
         access_request_id=access_request_id,
         region=region,
         service=service,
+        kind=kind,
         client_ip=client_ip,
         user_agent=(user_agent or "")[:MAX_USER_AGENT],
     )
@@ -68,6 +72,18 @@ def session_start(
     # listens to a Console Session's save.
     db.insert(session)
     return session
+
+
+def credentials_refused(*, user: AbstractUser, account: PamAccount) -> None:
+    """CLI credentials asked of an account without allow_cli_credentials: refused before
+    the chain (no row, no AWS call); the audit log keeps the attempt, as it does an MFA
+    refusal (mfa.services.access_refused)."""
+    audit_record(
+        actor=user,
+        action="access_refused",
+        instance=account,
+        changes={"rule": "allow_cli_credentials", "kind": Kind.CREDENTIALS.value},
+    )
 
 
 def session_activate(

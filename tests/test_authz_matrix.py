@@ -192,6 +192,9 @@ def build_world() -> dict[str, Any]:
     w["RB"] = ResourceFactory(project=w["B"], name="rb")
     for name, resource in (("AA", "RA"), ("AJ", "RA"), ("AW", "RA"), ("AB", "RB")):
         w[name] = AccountFactory(resource=w[resource], name=name.lower())
+    # AA and AB also hand out CLI credentials (`pam credentials`): who may have them is
+    # then the grants' question alone.
+    PamAccount.objects.filter(pk__in=[w["AA"].pk, w["AB"].pk]).update(allow_cli_credentials=True)
     w["g_grt"] = GrantFactory(account=w["AA"], user=users["grt"])
     w["g_rita"] = GrantFactory(account=w["AJ"], user=rita, kind=GrantKind.ELIGIBLE)
     w["g_rita_w"] = GrantFactory(account=w["AW"], user=rita, kind=GrantKind.ELIGIBLE)
@@ -616,6 +619,16 @@ API = [
         api(404, su=403, adm=403, apr=403, aud=403, grt=200),
     ),
     Row("post", "/api/v1/accounts/{AB}/access/", api(404, su=403)),
+    # CLI credentials: the same answers as Access (the chain without its federation step).
+    Row(
+        "post",
+        "/api/v1/accounts/{AA}/credentials/",
+        api(404, su=403, adm=403, apr=403, aud=403, grt=200),
+        says={"grt": '"Version":1', "adm": "not granted"},
+        writers=writes("grt"),
+        effect=exists(ConsoleSession, account="{AA}", kind="credentials", status="active"),
+    ),
+    Row("post", "/api/v1/accounts/{AB}/credentials/", api(404, su=403)),
     # Revoke every session of the Target Role: past the rules, IAM (moto has no such
     # role) refuses the write: 502. The global revoke permission acts everywhere (SPEC
     # "Separation of duties"), so ops get past the rules on A's and B's accounts too.

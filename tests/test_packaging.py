@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ["pam_project", "audit", "identity", "resources", "accounts", "sessions_app"]
+APPS = ["pam_project", "audit", "identity", "resources", "accounts", "sessions_app", "pam_cli"]
 
 FROM_THE_INSTALL = """
 import django, pathlib, sys
@@ -95,3 +95,14 @@ def test_an_installed_copy_runs_without_the_checkout(tmp_path):
     # What it writes at run time goes to PAM_VAR_DIR, not into site-packages or ./var.
     assert not (target / "var").exists() and not (elsewhere / "var").exists()
     assert (tmp_path / "state" / "celery-queue").is_dir()
+    # The `pam` command for people (README "Command line") is installed with it.
+    pam = subprocess.run(
+        [str(target / "bin" / "pam"), "--version"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        env=env,
+    )
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert pam.stdout.strip() == f"pam {version}"

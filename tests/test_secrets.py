@@ -165,3 +165,70 @@ def test_a_totp_seed_and_recovery_codes_are_never_written_in_the_clear(caplog):
         for what, secret in secrets.items():
             for spelling in spellings(secret):
                 assert spelling not in text, f"{what} found in {place}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cli_credentials_reach_the_caller_and_nowhere_else(aws, caplog):
+    """`POST .../credentials/` answers hop 2's secret key and session token to the
+    caller (`pam credentials`); they land in no row, audit event, log line or task
+    message, and the history the person then reads does not show them either."""
+    from rest_framework.test import APIClient
+
+    from accounts.tokens import token_create
+    from audit.models import AuditEvent
+
+    from .celery_helpers import published
+
+    resource = ResourceFactory()
+    cli = AccountFactory(resource=resource, name="cli", allow_cli_credentials=True)
+    console_only = AccountFactory(resource=resource, name="console-only")
+    member = UserFactory(email="cli-member@example.com")
+    GrantFactory(account=cli, user=member)
+    GrantFactory(account=console_only, user=member)
+    _, raw = token_create(user=member, name="laptop", scope="access")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    caplog.set_level(logging.DEBUG)
+    with json_logs() as json_stream, published() as messages:
+        granted = api.post(f"/api/v1/accounts/{cli.pk}/credentials/")
+        refused = api.post(f"/api/v1/accounts/{console_only.pk}/credentials/")
+        session_id = api.get("/api/v1/sessions/").json()["results"][0]["id"]
+        # A revocation writes audit events about the session (IAM refuses it here: moto
+        # has no such Target Role; the attempt is audited all the same).
+        revoked = api.post(f"/api/v1/sessions/{session_id}/revoke/", {"reason": "lost laptop"})
+        history = [
+            api.get(path).content.decode()
+            for path in ("/api/v1/sessions/", f"/api/v1/sessions/{session_id}/")
+        ]
+    assert (granted.status_code, refused.status_code, revoked.status_code) == (200, 403, 502)
+
+    body = granted.json()
+    # Hop 1 and hop 2 of the Access, then hop 1 again for the revocation's IAM write.
+    assert len(aws.answers) == 3
+    assert body["SecretAccessKey"] == aws.answers[1]["Credentials"]["SecretAccessKey"]
+    secrets = {"token": raw}
+    for n, answer in enumerate(aws.answers):
+        secrets[f"secret key #{n}"] = answer["Credentials"]["SecretAccessKey"]
+        secrets[f"session token #{n}"] = answer["Credentials"]["SessionToken"]
+    log_text = caplog.text + "\n".join(
+        f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records
+    )
+    events = "\n".join(repr(e.__dict__) for e in AuditEvent.objects.all())
+    places = {
+        "logs": log_text,
+        "JSON logs": json_stream.getvalue(),
+        "database": every_table_as_text(),
+        "audit events": events,
+        "task messages": "\n".join(json.dumps(m) for m in messages),
+        "history": "\n".join(history),
+    }
+    # Meaningful only if each place holds this session's traces.
+    assert f"console session {session_id} (credentials)" in places["logs"]
+    assert "Access granted" in places["JSON logs"]
+    assert body["AccessKeyId"] in places["database"] and body["AccessKeyId"] in places["history"]
+    assert "allow_cli_credentials" in events and "lost laptop" in events
+    assert messages, "the expiry task was not published"
+    for place, text in places.items():
+        for what, secret in secrets.items():
+            for spelling in spellings(secret):
+                assert spelling not in text, f"{what} found in {place}"
