@@ -39,24 +39,22 @@ class Card:
     live: Live | None = None
 
 
+# Counts and flags are worked out once, when the page is built: the template reads them
+# several times, and a property would walk every card each time.
+
+
 @dataclass
 class ResourceGroup:
     resource: ResourceListing
     cards: list[Card]
-
-    @property
-    def shown(self) -> bool:
-        return any(c.shown for c in self.cards)
+    shown: bool = False  # any of its cards matches the filter
 
 
 @dataclass
 class ProjectGroup:
     project: ProjectListing
     resources: list[ResourceGroup]
-
-    @property
-    def shown(self) -> bool:
-        return any(r.shown for r in self.resources)
+    shown: bool = False
 
 
 @dataclass
@@ -66,19 +64,13 @@ class HomePage:
     favourites: list[Card] = field(default_factory=list)
     recent: list[Card] = field(default_factory=list)
     projects: list[ProjectGroup] = field(default_factory=list)
+    shown: int = 0  # cards matching the filter
+    any_eligible: bool = False  # some grant needs an approved window
 
     @property
     def cards(self) -> list[Card]:
         rest = [c for p in self.projects for r in p.resources for c in r.cards]
         return self.favourites + self.recent + rest
-
-    @property
-    def shown(self) -> int:
-        return sum(c.shown for c in self.cards)
-
-    @property
-    def any_eligible(self) -> bool:
-        return any(c.account.window_state for c in self.cards)
 
 
 def matches(haystack: str, query: str) -> bool:
@@ -144,14 +136,12 @@ def home_page(user: AbstractBaseUser, query: str = "") -> HomePage:
     page.recent = [cards[pk] for pk in recent if pk in cards and not cards[pk].favourite]
     first = {c.account.pk for c in page.favourites + page.recent}
     rest = [c for c in cards.values() if c.account.pk not in first]
-    page.projects = [
-        ProjectGroup(
-            project,
-            [
-                ResourceGroup(resource, list(group))
-                for resource, group in groupby(items, lambda c: c.account.resource)
-            ],
-        )
-        for project, items in groupby(rest, lambda c: c.account.resource.project)
-    ]
+    for project, items in groupby(rest, lambda c: c.account.resource.project):
+        resources = []
+        for resource, group in groupby(items, lambda c: c.account.resource):
+            listed = list(group)
+            resources.append(ResourceGroup(resource, listed, any(c.shown for c in listed)))
+        page.projects.append(ProjectGroup(project, resources, any(r.shown for r in resources)))
+    page.shown = sum(c.shown for c in cards.values())
+    page.any_eligible = any(c.account.window_state for c in cards.values())
     return page
