@@ -438,9 +438,19 @@ def test_logout_first_answers_our_page_then_aws_signs_out_then_in(aws, standin, 
     assert signed_in.status_code == 302
     assert app.events == ["logout", "login"]
 
-    # The sign-in URL (in this answer only) is written nowhere: logs, database.
+    # The sign-in URL (in this answer only) is written nowhere: logs, database, the
+    # other pages.
     (token,) = app.tokens
-    for place, text in (("logs", caplog.text), ("database", every_table_as_text())):
+    pages = "\n".join(
+        client.get(path).content.decode()
+        for path in ("/", reverse("session-list"), reverse("account-detail", args=[account.pk]))
+    )
+    assert "data-seconds-left" in pages  # the pages do show the session
+    for place, text in (
+        ("logs", caplog.text),
+        ("database", every_table_as_text()),
+        ("pages", pages),
+    ):
         for secret in (signin_url, token):
             for spelling in spellings(secret):
                 assert spelling not in text, f"sign-in secret found in {place}"
