@@ -88,7 +88,7 @@ def test_a_live_session_counts_down_shows_renew_near_its_end_and_says_ended(
 
 
 def test_open_again_opens_the_sessions_console_and_renew_makes_a_new_session(
-    page, context, live_server, demo
+    page, context, live_server, demo, shots
 ):
     base = live_server.url
     readonly = PamAccount.objects.get(name="readonly")
@@ -105,6 +105,7 @@ def test_open_again_opens_the_sessions_console_and_renew_makes_a_new_session(
     page.reload()
     live = card(page, "readonly").locator(".live-here")
     expect(live.locator(".countdown")).to_have_text(re.compile(r"^(29m \d+s|30m 0s) left$"))
+    _browser.shot(page, shots, "accounts-live")
 
     # Open again: the console Destination, in a new tab, straight to AWS (the browser is
     # still signed in there): no sign-in, no new row. The real console is not reachable
