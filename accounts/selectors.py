@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from pam_project.db import Columns
+from identity.models import Preferences
 from resources.models import AwsIamResource, Project
 
-from .models import AccountGrant, GrantKind, PamAccount
+from .models import AccountGrant, Favourite, GrantKind, PamAccount
 
 
 def accounts_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[PamAccount]:
@@ -27,10 +30,13 @@ def _granted_account_sql() -> str:
     memberships = get_user_model().groups.through._meta.db_table
     return (
         f"SELECT {_ACCOUNT.select(connection)}, {_RESOURCE.select(connection)}, "  # noqa: S608 (our own tables and columns)
-        f"{_PROJECT.select(connection)}, g.standing "
+        f"{_PROJECT.select(connection)}, pref.logout_first, g.standing "
         f"FROM {PamAccount._meta.db_table} a "
         f"JOIN {AwsIamResource._meta.db_table} r ON r.id = a.resource_id "
         f"JOIN {Project._meta.db_table} p ON p.id = r.project_id "
+        # The person's own "sign out of the previous console first" (no row: off), which
+        # the answer to their Access depends on: read here rather than by a query more.
+        f"LEFT JOIN {Preferences._meta.db_table} pref ON pref.user_id = %s "
         # One row for the grants that name the user, directly or through a group:
         # standing if any of them is; no grant, no row.
         "JOIN (SELECT MAX(CASE WHEN kind = %s THEN 1 ELSE 0 END) AS standing "
@@ -48,7 +54,8 @@ def granted_account(
     user: AbstractBaseUser | AnonymousUser, account_id: int | str
 ) -> PamAccount | None:
     """`accounts_for_user(user).filter(pk=account_id).first()`, with its `standing`
-    annotation, resource and project, in one plain statement.
+    annotation, resource and project, in one plain statement; and, as `logout_first`,
+    the person's preference (identity.preferences.logout_first) that Access answers by.
 
     The Access chain's grant check runs on every click, and the ORM took 1.6 ms to build
     and compile the queryset's two EXISTS subqueries and joins, and PostgreSQL longer to
@@ -66,7 +73,9 @@ def granted_account(
     if sql is None:
         sql = _sql[connection.vendor] = _granted_account_sql()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [GrantKind.STANDING.value, account_id, user.pk, user.pk, account_id])
+        cursor.execute(
+            sql, [user.pk, GrantKind.STANDING.value, account_id, user.pk, user.pk, account_id]
+        )
         row = cursor.fetchone()
     if row is None:
         return None
@@ -76,4 +85,101 @@ def granted_account(
     resource.project = project
     account.resource = resource
     account.standing = bool(row[-1])
+    account.logout_first = bool(row[-2])
     return account
+@dataclass(frozen=True, slots=True)
+class ProjectListing:
+    pk: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceListing:
+    pk: int
+    name: str
+    resource_role_arn: str
+    project: ProjectListing
+    role = property(AwsIamResource.role.fget)
+
+
+@dataclass(slots=True, eq=False)
+class AccountListing:
+    """A granted account as a list of them shows it: the PamAccount fields it needs as
+    plain values, with the model's own properties for what they mean (the role, the
+    console's region and service options, console_choice). No model instance: building
+    500 of them (and their resources and projects) cost the accounts page more than
+    everything else it does (bench/accounts.py). `standing` as accounts_for_user
+    annotates it; `window_state` is attach_window_states'."""
+
+    pk: int
+    name: str
+    description: str
+    target_role_arn: str
+    session_duration: int
+    require_mfa: bool
+    break_glass: bool
+    default_region: str
+    default_service: str
+    allowed_regions: list[str]
+    allowed_services: list[str]
+    standing: bool
+    favourite: bool  # pinned by the person it is listed for
+    resource: ResourceListing
+    window_state: object = None
+
+    role = property(PamAccount.role.fget)
+    region_options = property(PamAccount.region_options.fget)
+    service_options = property(PamAccount.service_options.fget)
+    console_region = property(PamAccount.console_region.fget)
+    console_service = property(PamAccount.console_service.fget)
+    duration_text = property(PamAccount.duration_text.fget)
+    console_choice = PamAccount.console_choice
+
+
+_LISTED = (
+    "pk",
+    "name",
+    "description",
+    "target_role_arn",
+    "session_duration",
+    "require_mfa",
+    "break_glass",
+    "default_region",
+    "default_service",
+    "allowed_regions",
+    "allowed_services",
+    "standing",
+    "favourite",
+    "resource_id",
+    "resource__name",
+    "resource__resource_role_arn",
+    "resource__project_id",
+    "resource__project__name",
+)
+
+
+def granted_listing(user: AbstractBaseUser | AnonymousUser) -> list[AccountListing]:
+    """accounts_for_user's accounts, by project, resource and name, as AccountListings
+    with whether `user` pinned each (one query); one ResourceListing per resource and
+    one ProjectListing per project, shared by their accounts."""
+    pinned = Favourite.objects.filter(user_id=getattr(user, "pk", None), account=OuterRef("pk"))
+    rows = (
+        accounts_for_user(user)
+        .annotate(favourite=Exists(pinned))
+        .order_by("resource__project__name", "resource__name", "name")
+        .values_list(*_LISTED)
+    )
+    projects: dict[int, ProjectListing] = {}
+    resources: dict[int, ResourceListing] = {}
+    listed = []
+    for *fields, resource_id, resource_name, resource_arn, project_id, project_name in rows:
+        resource = resources.get(resource_id)
+        if resource is None:
+            project = projects.get(project_id)
+            if project is None:
+                project = projects[project_id] = ProjectListing(project_id, project_name)
+            resource = resources[resource_id] = ResourceListing(
+                resource_id, resource_name, resource_arn, project
+            )
+        listed.append(AccountListing(*fields, resource=resource))
+    return listed

@@ -11,20 +11,25 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
 from mozilla_django_oidc import views as oidc_views
 
 from pam_project.http import public_url
 
 from . import oidc
 from .errors import SsoFailed
+from .forms import PreferencesForm
 from .local import ALL, OFF
+from .preferences import preferences_of, preferences_update
 
 log = logging.getLogger(__name__)
 
@@ -151,3 +156,22 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     ):
         target = reverse("admin:index")
     return redirect(f"{reverse('login')}?{urlencode({REDIRECT_FIELD_NAME: target})}")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    """One's own preferences: for now, whether Access signs out of the AWS console first."""
+    current = preferences_of(request.user)
+    # An unticked box sends nothing: a POST is bound even when its body is empty.
+    form = PreferencesForm(request.POST if request.method == "POST" else None, instance=current)
+    if request.method == "POST" and form.is_valid():
+        preferences_update(user=request.user, logout_first=form.cleaned_data["logout_first"])
+        messages.success(
+            request,
+            "Saved: Access signs out of the previous AWS console first."
+            if form.cleaned_data["logout_first"]
+            else "Saved: Access opens beside the AWS consoles you already have.",
+        )
+        return redirect("preferences")
+    return render(request, "identity/preferences.html", {"form": form})

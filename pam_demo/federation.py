@@ -9,6 +9,11 @@ It behaves like the real endpoint where the app depends on it:
   person (or a browser test) can see what Access produced; once the session is revoked
   (a deny in the role's PamRevokedSessions policy covers it), the page says access is
   denied, as the real console's calls are.
+- `/oauth?Action=logout&redirect_uri=...` signs out, as the console's own sign-out does:
+  every console page it served says so from then on (this stand-in serves one browser),
+  and it sends the browser on to `redirect_uri` when that is one of its own addresses
+  (AWS only goes on to its own sign-in addresses). `events` records the sign-ins and
+  sign-outs in order, for tests of "sign out of the previous console first".
 
 It is only reachable when the demo or a test starts it (see pam_demo.servers); nothing in
 the app imports it, and production settings refuse to point PAM_SIGNIN_URL at it.
@@ -44,6 +49,7 @@ class SignIn:
     issuer: str = ""
     # The login's Destination: where the real console would open (region, service).
     destination: str = ""
+    signed_out: bool = False
 
 
 @dataclass
@@ -56,6 +62,7 @@ class FederationStandIn:
     tokens: dict[str, SignIn] = field(default_factory=dict)
     consoles: dict[str, SignIn] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)  # "login", "logout", in order
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -65,6 +72,8 @@ class FederationStandIn:
             return self._get_signin_token(query, start_response)
         if path == "/federation" and query.get("Action") == "login":
             return self._login(query, start_response)
+        if path == "/oauth" and query.get("Action") == "logout":
+            return self._logout(query, environ, start_response)
         if path.startswith("/console/"):
             return self._console(path.removeprefix("/console/"), start_response)
         return _answer(start_response, "404 Not Found", "text/plain", "Not found")
@@ -119,6 +128,7 @@ class FederationStandIn:
             sign_in.destination = query.get("Destination", "")
             console_id = secrets.token_urlsafe(16)
             self.consoles[console_id] = sign_in
+            self.events.append("login")
         start_response(
             "302 Found",
             [
@@ -129,10 +139,36 @@ class FederationStandIn:
         )
         return [b""]
 
+    def _logout(
+        self, query: dict[str, str], environ: dict, start_response: Callable
+    ) -> list[bytes]:
+        with self._lock:
+            self.events.append("logout")
+            for sign_in in self.consoles.values():
+                sign_in.signed_out = True
+        then = query.get("redirect_uri", "")
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}/"
+        if not then.startswith(own):
+            return _answer(
+                start_response,
+                "200 OK",
+                "text/html",
+                _page("Signed out", "<p id='signed-out'>You have signed out of the console.</p>"),
+            )
+        start_response(
+            "302 Found", [("Location", then), STANDIN_HEADER, ("Referrer-Policy", "no-referrer")]
+        )
+        return [b""]
+
     def _console(self, console_id: str, start_response: Callable) -> list[bytes]:
         sign_in = self.consoles.get(console_id)
         if sign_in is None:
             return _answer(start_response, "404 Not Found", "text/plain", "Not found")
+        if sign_in.signed_out:
+            body = "<p id='signed-out'>You signed out of this console session.</p>"
+            return _answer(
+                start_response, "401 Unauthorized", "text/html", _page("Signed out", body)
+            )
         issuer = sign_in.issuer
         role_name = sign_in.role_arn.rsplit("/", 1)[-1]
         sid = self.denied(sign_in.access_key_id, sign_in.exchanged_at) if self.denied else None

@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/<int:account_id>/", views.account_detail, name="account-detail"),
     path("accounts/<int:account_id>/access/", views.account_access, name="account-access"),
+    path("accounts/<int:account_id>/favourite/", views.account_favourite, name="account-favourite"),
     path("sessions/", views.session_list, name="session-list"),
     path(
         "sessions/<int:session_id>/revoke/",

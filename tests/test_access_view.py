@@ -208,10 +208,13 @@ def test_the_history_table_words_each_status_as_the_date_filter_would(db, accoun
         def shown(value, pattern):
             return date_filter(timezone.localtime(value), pattern)
 
-        assert re.fullmatch(r"10m (2\d|30)s left", rows[active.pk].ended)
+        # Two columns: a running session's time left; when the others ended.
+        assert re.fullmatch(r"10m (2\d|30)s left", rows[active.pk].time_left)
+        assert rows[active.pk].ended == "—"
         assert rows[active.pk].until == shown(active.expires_at, "H:i:s T")
         assert rows[expired.pk].ended == "expired " + shown(expired.expires_at, "Y-m-d H:i:s T")
         assert rows[failed.pk].ended == shown(failed.ended_at, "Y-m-d H:i:s T")
+        assert rows[failed.pk].time_left == rows[expired.pk].time_left == "—"
         assert rows[failed.pk].failure.startswith("Federation")
         assert rows[pending.pk].ended == "—" and rows[pending.pk].client_ip == "—"
         for session in (active, expired, failed, pending):

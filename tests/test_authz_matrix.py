@@ -56,9 +56,10 @@ from rest_framework.test import APIClient
 
 from access_requests import services as request_services
 from access_requests.models import AccessRequest, RequestStatus
-from accounts.models import AccountGrant, ApiToken, GrantKind, PamAccount
+from accounts.models import AccountGrant, ApiToken, Favourite, GrantKind, PamAccount
 from accounts.tokens import token_create
 from audit.models import AuditEvent
+from identity.models import Preferences
 from mfa import services as mfa_services
 from mfa.models import RecoveryCodeSet, TotpDevice
 from resources.aws import PARTITIONS
@@ -344,7 +345,35 @@ PAGES = [
     Row("get", "/accounts/{missing}/", page(404)),
     Row("post", "/accounts/{AA}/access/", page(404, grt=302)),
     Row("post", "/accounts/{AB}/access/", page(404)),
+    # The star: only on an account granted to one (a favourite confers nothing, but an
+    # account one may not see stays a 404).
+    Row(
+        "post",
+        "/accounts/{AA}/favourite/",
+        page(404, grt=302),
+        body={"state": "on"},
+        writers=writes("grt"),
+        effect=lambda w: Favourite.objects.filter(account=w["AA"]).exists(),
+    ),
+    Row(
+        "post",
+        "/accounts/{AB}/favourite/",
+        page(404),
+        body={"state": "on"},
+        writers=writes(),
+        effect=lambda w: Favourite.objects.filter(account=w["AB"]).exists(),
+    ),
     Row("get", "/sessions/", page(200)),
+    # One's own preferences (sign out of the previous console first): everyone's own.
+    Row("get", "/preferences/", page(200)),
+    Row(
+        "post",
+        "/preferences/",
+        page(302),
+        body={"logout_first": "on"},
+        writers=writes(*SIGNED_IN),
+        effect=lambda w: Preferences.objects.filter(logout_first=True).exists(),
+    ),
     # The sessions page is one's own: its Revoke is for one's own sessions.
     Row("post", "/sessions/{s_grt}/revoke/", page(404, grt=302), body={"reason": "matrix"}),
     Row("post", "/sessions/{s_b}/revoke/", page(404), body={"reason": "matrix"}),

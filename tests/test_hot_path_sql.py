@@ -167,3 +167,14 @@ def test_rate_limit_count_answers_as_recent_attempts(bob, account):
             expected = recent_attempts(bob, up_to_id=up_to, seconds=seconds).count()
             assert recent_attempt_count(bob.pk, up_to_id=up_to, seconds=seconds) == expected
     assert recent_attempt_count(bob.pk, up_to_id=last.pk, seconds=3600) == 3
+
+
+@pytest.mark.parametrize("preference", [None, False, True])
+def test_granted_account_reads_the_logout_first_preference(account, bob, preference):
+    from identity.models import Preferences
+    from identity.preferences import logout_first
+
+    if preference is not None:
+        Preferences.objects.create(user=bob, logout_first=preference)
+    Preferences.objects.create(user=UserFactory(), logout_first=True)  # someone else's
+    assert granted_account(bob, account.pk).logout_first is logout_first(bob) is bool(preference)

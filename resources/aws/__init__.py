@@ -7,7 +7,7 @@ patch or observe this one place.
 from .arn import ArnError, RoleArn, parse_role_arn
 from .console import SERVICES, ConsoleChoiceError, check_region, check_service, console_url
 from .errors import AwsStepError, Step
-from .federation import get_signin_token, signin_url
+from .federation import get_signin_token, logout_url, signin_url
 from .iam import check_can_revoke
 from .partitions import PARTITIONS, Partition
 from .session_name import session_name_for
@@ -47,6 +47,7 @@ __all__ = [
     "console_url",
     "deployment_partition",
     "get_signin_token",
+    "logout_url",
     "parse_role_arn",
     "region",
     "session_name_for",

@@ -150,3 +150,26 @@ def signin_url(
         }
     )
     return f"{endpoint(partition, region)}?{query}"
+
+
+# The console's sign-out, before a new sign-in (a person's "sign out of the previous
+# console first"). AWS documents no sign-out endpoint for federated sessions; this is the
+# one the console's own "Sign out" uses, and the one peers rely on for the same purpose
+# (Leapp, Noovolari/leapp#520; aws-vault's AutoLogout; kion-cli#25):
+# `https://<sign-in host>/oauth?Action=logout&redirect_uri=<an address of that sign-in
+# service>`, after which AWS sends the browser on to `redirect_uri`. Both peers keep the
+# sign-out on the host of the sign-in URL, and Leapp found the redirect ignored on the
+# global host (the console's landing page instead) but honoured on us-east-1's own host,
+# `us-east-1.signin.aws.amazon.com`, which aws-vault uses too. Undocumented behaviour,
+# checked here against the demo's stand-in only (pam_demo/federation.py).
+LOGOUT_HOST_FOR = {"signin.aws.amazon.com": "us-east-1.signin.aws.amazon.com"}
+
+
+def logout_url(then: str) -> str:
+    """AWS's console sign-out, sending the browser on to `then`, a sign-in URL from
+    signin_url(). That URL is a bearer credential: it only goes back to the sign-in
+    service that issued it (the same origin: PAM_SIGNIN_URL's in the demo and tests)."""
+    parts = urlsplit(then)
+    host = LOGOUT_HOST_FOR.get(parts.netloc, parts.netloc)
+    query = urlencode({"Action": "logout", "redirect_uri": then})
+    return f"{parts.scheme}://{host}/oauth?{query}"
