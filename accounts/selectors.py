@@ -9,8 +9,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 
-from pam_project.db import Columns
 from identity.models import Preferences
+from pam_project.db import Columns
 from resources.models import AwsIamResource, Project
 
 from .models import AccountGrant, Favourite, GrantKind, PamAccount
@@ -87,6 +87,8 @@ def granted_account(
     account.standing = bool(row[-1])
     account.logout_first = bool(row[-2])
     return account
+
+
 @dataclass(frozen=True, slots=True)
 class ProjectListing:
     pk: int
