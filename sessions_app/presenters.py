@@ -180,6 +180,8 @@ class SessionRow:
     time_left: str = "—"
     live: Live | None = None
     refused_count: int = 1  # attempts a rate-limit refusal row counts
+    # "CLI credentials" for `pam credentials` sessions (keys, no console); "" otherwise.
+    kind_label: str = ""
 
 
 def request_url(request_id: int) -> str:
@@ -268,6 +270,7 @@ def session_rows(
                 time_left=live.time_left if live else "—",
                 live=live,
                 refused_count=s.refused_count,
+                kind_label=s.get_kind_display() if s.kind != Kind.CONSOLE else "",
             )
         )
     return rows

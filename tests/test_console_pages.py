@@ -140,6 +140,9 @@ def test_no_renew_for_an_account_no_longer_granted_nor_for_cli_credentials(clien
     keys_row = re.search(rf'id="session-{keys.pk}">.*?</tr>', page, re.S).group(0)
     assert "open-again" in was_row  # the console may still be open in this browser
     assert "open-again" not in keys_row  # CLI keys never signed a browser in
+    # Which rows were keys for the CLI, not a console, is said on the row.
+    assert '<span class="badge kind">CLI credentials</span>' in keys_row
+    assert "badge kind" not in was_row
 
 
 def test_renew_of_an_mfa_account_goes_through_the_second_factor_first(client, account, bob):
