@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from audit.models import AuditEvent
 from resources.models import Project
 from sessions_app.models import ConsoleSession
 
@@ -88,3 +89,81 @@ def test_the_failure_page_fits_a_phone_with_the_external_id_and_arns_wrapped(
     fully_visible(failure, project.external_id)
     fully_visible(failure, session.target_role_arn)
     _browser.shot(failure, shots, "access-failed-narrow")
+
+
+DESKTOP = 1280
+
+
+def headers_within(page: Page, width: int = DESKTOP) -> None:
+    """Every column header of the result list lies inside the window and inside the
+    list's own box (Django scrolls a too-wide table within it, out of sight): none is
+    off-screen, none needs a sideways scroll to be read."""
+    results = page.locator("#changelist .results")
+    frame = results.bounding_box()
+    right = min(width, frame["x"] + frame["width"])
+    assert results.evaluate("e => e.scrollWidth <= e.clientWidth"), "the list scrolls sideways"
+    headers = page.locator("#result_list thead th")
+    assert headers.count() > 3
+    for index in range(headers.count()):
+        header = headers.nth(index)
+        box = header.bounding_box()
+        label = header.inner_text().strip() or f"column {index}"
+        assert box is not None and box["x"] >= 0, label
+        assert box["x"] + box["width"] <= right + 0.5, (
+            f"{label!r} ends at {box['x'] + box['width']}"
+        )
+
+
+def access_both(page: Page, context: BrowserContext, base: str, password: str) -> None:
+    """As the demo user: one Access that works (readonly), one that fails (broken)."""
+    _browser.sign_in(page, base, "demo", password)
+    for name in ("readonly", "broken"):
+        page.goto(f"{base}/")
+        row = page.locator(".account", has=page.get_by_role("link", name=name))
+        with context.expect_page() as opened:
+            row.get_by_role("button").first.click()
+        opened.value.wait_for_load_state()
+        opened.value.close()
+    context.clear_cookies()
+
+
+def test_the_console_session_list_shows_every_column_at_1280(
+    page, context, live_server, demo, shots
+):
+    base = live_server.url
+    access_both(page, context, base, demo["demo"])
+    # Values as long as real ones: a company email, an IPv6 client.
+    ConsoleSession.objects.filter(status="failed").update(
+        user_email="firstname.lastname@subsidiary.example.com",
+        client_ip="2001:db8:85a3:1234:5678:8a2e:370:7334",
+    )
+    _browser.sign_in(page, base, "alice")
+    page.goto(f"{base}/admin/sessions_app/consolesession/")
+    expect(page.locator("#result_list tbody tr")).to_have_count(2)
+    expect(page.locator("#result_list thead")).to_contain_text("Expires")
+    _browser.shot(page, shots, "admin-sessions")
+    headers_within(page)
+    no_sideways_scroll(page)
+
+
+def test_the_audit_list_shows_each_events_object_in_full(page, live_server, demo, shots):
+    base = live_server.url
+    _browser.sign_in(page, base, "alice")
+    page.goto(f"{base}/admin/audit/auditevent/")
+    _browser.shot(page, shots, "admin-audit")
+    headers_within(page)
+    no_sideways_scroll(page)
+    # The Object column: each event's object named in full, inside the list's box.
+    headers = [h.strip().lower() for h in page.locator("#result_list thead th").all_inner_texts()]
+    cells = page.locator(f"#result_list tbody tr td:nth-child({headers.index('object') + 1})")
+    shown = [" ".join(text.split()) for text in cells.all_inner_texts()]
+    assert shown == [e.object_repr for e in AuditEvent.objects.order_by("-created_at", "-id")]
+    assert "Demo / sandbox / readonly" in shown
+    frame = page.locator("#changelist .results").bounding_box()
+    for index in range(cells.count()):
+        cell = cells.nth(index)
+        box = cell.bounding_box()
+        assert box["x"] + box["width"] <= frame["x"] + frame["width"] + 0.5, shown[index]
+        assert cell.evaluate("e => e.scrollWidth <= e.clientWidth"), shown[index]
+        # At least a word a line: not the two letters a squeezed column showed.
+        assert box["width"] >= 80, (shown[index], box["width"])
