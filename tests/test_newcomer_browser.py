@@ -5,6 +5,8 @@ context fails a test on any violation the browser reports)."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +14,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from audit.models import AuditEvent
-from resources.models import Project
+from resources.models import AwsIamResource, Project
 from sessions_app.models import ConsoleSession
 
 from . import test_browser as _browser
@@ -167,3 +169,44 @@ def test_the_audit_list_shows_each_events_object_in_full(page, live_server, demo
         assert cell.evaluate("e => e.scrollWidth <= e.clientWidth"), shown[index]
         # At least a word a line: not the two letters a squeezed column showed.
         assert box["width"] >= 80, (shown[index], box["width"])
+
+
+def test_the_add_account_form_shows_the_policies_of_the_chosen_resource(
+    page, live_server, demo, shots
+):
+    """The policies to create in AWS were on the resource's page only: the add form now
+    offers them once a resource is chosen, filled in with its Resource Role and External
+    ID, and after a save that AWS refused."""
+    resource = AwsIamResource.objects.get(name="sandbox")
+    external_id = resource.project.external_id
+    base = live_server.url
+    _browser.sign_in(page, base, "alice")
+    page.goto(f"{base}/admin/accounts/pamaccount/add/")
+    expect(page.locator("#pam-account-policies-pending")).to_contain_text(
+        "Choose the resource first"
+    )
+    expect(page.locator("#pam-target-trust-policy")).to_have_count(0)
+    show = page.get_by_role("link", name="Show the policies of the chosen resource")
+    expect(show).to_be_hidden()
+    page.get_by_label("Name").fill("typed-first")  # never thrown away by a reload of its own
+    _browser.choose(page, "id_resource", "sandbox")
+    expect(show).to_be_visible()
+    assert page.get_by_label("Name").input_value() == "typed-first"
+    show.click()
+    expect(page).to_have_url(re.compile(rf"\?resource={resource.pk}$"))
+    trust = json.loads(page.locator("#pam-target-trust-policy").inner_text())
+    assert trust["Statement"][0]["Principal"] == {"AWS": resource.resource_role_arn}
+    assert trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"] == external_id
+    expect(page.locator("#pam-permissions-policy")).to_contain_text('"sts:AssumeRole"')
+    expect(page.locator(".field-resource")).to_contain_text("sandbox")
+    _browser.shot(page, shots, "admin-account-add-policies")
+
+    # A save AWS refuses (no such Target Role) keeps the policies, with the typed ARN.
+    missing = "arn:aws:iam::123456789012:role/pam-demo-not-yet"
+    page.get_by_label("Name").fill("later")
+    page.get_by_label("Target Role ARN").fill(missing)
+    page.get_by_label("Session duration").fill("15m")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".errornote")).to_be_visible()
+    expect(page.locator("#pam-target-trust-policy")).to_contain_text(external_id)
+    expect(page.locator("#pam-permissions-policy")).to_contain_text(missing)
