@@ -16,8 +16,9 @@ from audit.services import audit_record, delete_recorded, diff, record_create, s
 from pam_project.db import save_unique
 from pam_project.roles import refuse_self, require_admin
 from resources import aws
+from resources.guidance import check_failure, revocation_check_failure
 from resources.models import AwsIamResource
-from resources.services import actor_session_name, check_failure_message
+from resources.services import actor_session_name
 
 from .models import AccountGrant, GrantKind, PamAccount
 
@@ -132,19 +133,13 @@ def account_check(
         try:
             aws.check_can_revoke(credentials=hops[0].credentials, target_role=target)
         except aws.AwsStepError as exc:
-            raise ValidationError(
-                {
-                    "target_role_arn": (
-                        f'"Allow revocation" is on for the resource "{resource.name}", but its '
-                        f"Resource Role may not read this Target Role's inline policies (AWS "
-                        f"said {exc.code}: {exc.message}). Check: the Resource Role "
-                        f"{resource.resource_role_arn} allows iam:GetRolePolicy, "
-                        f"iam:PutRolePolicy and iam:DeleteRolePolicy on {target.arn} (the "
-                        "resource's permissions policy shows the statement); or turn "
-                        '"Allow revocation" off for the resource.'
-                    )
-                }
-            ) from None
+            failure = revocation_check_failure(
+                exc,
+                resource_name=resource.name,
+                resource_role_arn=resource.resource_role_arn,
+                target_role_arn=target.arn,
+            )
+            raise ValidationError({"target_role_arn": failure}) from None
     return chained
 
 
@@ -161,8 +156,9 @@ def _raise_check_failure(
     prefix = ""
     if exc.step == aws.Step.RESOURCE_ROLE:
         prefix = f'The resource "{resource.name}" no longer validates. '
-    message = prefix + check_failure_message(
+    message = check_failure(
         exc,
+        lead=prefix,
         external_id=project.external_id,
         resource_role_arn=resource.resource_role_arn,
         target_role_arn=target.arn,

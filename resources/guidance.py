@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .aws import ArnError, parse_role_arn
+from .aws import ArnError, AwsStepError, parse_role_arn
 from .selectors import deployment_identity
 
 _TRANSIENT = {
@@ -37,6 +37,77 @@ class Guidance:
                 "; ".join(self.checks) + ".",
             ]
         )
+
+
+# The AWS steps as people read them, here and in the Access history (FailureStep).
+STEP_LABELS = {
+    "resource_role": "Resource Role (hop 1)",
+    "target_role": "Target Role (hop 2)",
+    "federation": "Federation sign-in token",
+}
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    """A save that AWS refused (the chain check), as a form error's message.
+
+    str() is the one paragraph the API and the logs have always had; the parts (step,
+    AWS's code and message, the checklist of the Access failure page) are what the admin
+    renders as a list (pam_project/forms.py GuidedErrorList). Django keeps a message
+    object as it is and calls str() where it needs text."""
+
+    step: str
+    code: str
+    message: str
+    guidance: Guidance
+    # What the save was about, before the checklist's title (a resource that no longer
+    # validates, seen from one of its accounts).
+    lead: str = ""
+
+    @property
+    def step_label(self) -> str:
+        return STEP_LABELS.get(self.step, self.step)
+
+    @property
+    def said(self) -> str:
+        return f"AWS said {self.code}" + (f": {self.message}" if self.message else "")
+
+    def __str__(self) -> str:
+        return self.lead + self.guidance.as_text(self.said)
+
+
+def check_failure(exc: AwsStepError, *, lead: str = "", **context: object) -> CheckFailure:
+    """The form error for a save whose AWS check failed with `exc`: the failure page's
+    checklist for that step (guidance_for, given the same `context`)."""
+    return CheckFailure(
+        step=str(exc.step),
+        code=exc.code,
+        message=exc.message,
+        guidance=guidance_for(exc.step, exc.code, **context),
+        lead=lead,
+    )
+
+
+def revocation_check_failure(
+    exc: AwsStepError, *, resource_name: str, resource_role_arn: str, target_role_arn: str
+) -> CheckFailure:
+    """Saving an account of a resource with "Allow revocation" on: its Resource Role must
+    read (and write) the Target Role's inline policies (resources/aws/iam.py)."""
+    return CheckFailure(
+        step=str(exc.step),
+        code=exc.code,
+        message=exc.message,
+        guidance=Guidance(
+            f'"Allow revocation" is on for the resource "{resource_name}", but its Resource '
+            "Role may not read this Target Role's inline policies",
+            [
+                f"the Resource Role {resource_role_arn} allows iam:GetRolePolicy, "
+                f"iam:PutRolePolicy and iam:DeleteRolePolicy on {target_role_arn} (the "
+                "resource's permissions policy shows the statement)",
+                'or turn "Allow revocation" off for the resource',
+            ],
+        ),
+    )
 
 
 def guidance_for(

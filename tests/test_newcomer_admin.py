@@ -9,14 +9,17 @@ import re
 from html import unescape
 
 import pytest
+from django.test.html import parse_html
 from django.urls import reverse
 
 from accounts.models import PamAccount
+from resources.guidance import guidance_for
 
 from .factories import (
     RESOURCE_ROLE_ARN,
     TARGET_ROLE_ARN,
     AccountFactory,
+    ProjectFactory,
     ProjectRoleFactory,
     ResourceFactory,
     UserFactory,
@@ -148,3 +151,121 @@ def test_an_add_forms_preset_id_still_preselects(admin_client, aws):
         reverse("admin:resources_awsiamresource_add"), {"project": resource.project.pk}
     )
     assert f'<option value="{resource.project.pk}" selected>' in page.content.decode()
+
+
+# --- 4. A save AWS refuses reads as a list, as the failure page does ---------------
+
+
+def elements(node, name: str, cls: str | None = None) -> list:
+    """Every element `name` (with class `cls`) under `node`, in document order."""
+    found = []
+    for child in getattr(node, "children", []):
+        if isinstance(child, str):
+            continue
+        classes = dict(child.attributes).get("class", "") or ""
+        if child.name == name and (cls is None or cls in classes.split()):
+            found.append(child)
+        found.extend(elements(child, name, cls))
+    return found
+
+
+def text(node) -> str:
+    if isinstance(node, str):
+        return node
+    return " ".join(" ".join(text(child) for child in node.children).split())
+
+
+def error_box(response, field: str):
+    """The admin's error list for `field`, parsed."""
+    tree = parse_html(response.content.decode())
+    [box] = [
+        ul
+        for ul in elements(tree, "ul", "errorlist")
+        if dict(ul.attributes).get("id") == f"id_{field}_error"
+    ]
+    return box
+
+
+def test_an_account_aws_refuses_lists_step_code_and_the_failure_pages_checklist(admin_client, aws):
+    resource = ResourceFactory()
+    aws.fail(TARGET_ROLE_ARN, code="AccessDenied", message="not authorized")
+    page = admin_client.post(reverse(ADD), account_form(resource))
+    assert page.status_code == 200 and not PamAccount.objects.exists()
+    box = error_box(page, "target_role_arn")
+    [item] = [li for li in box.children if not isinstance(li, str)]
+    [title] = elements(item, "p", "pam-check-title")
+    assert text(title) == "AWS refused to let the Resource Role assume the Target Role."
+    [step] = elements(item, "p", "pam-check-step")
+    assert text(step) == "Step that failed: Target Role (hop 2) target_role"
+    [said] = elements(item, "p", "pam-check-said")
+    assert text(said) == "AWS said AccessDenied : not authorized"
+    [checks] = elements(item, "ul", "pam-checks")
+    # The very checklist the Access failure page shows for this step, item by item.
+    expected = guidance_for(
+        "target_role",
+        "AccessDenied",
+        external_id=resource.project.external_id,
+        resource_role_arn=resource.resource_role_arn,
+        target_role_arn=TARGET_ROLE_ARN,
+    ).checks
+    assert [text(li) for li in elements(checks, "li")] == [unescape(c) for c in expected]
+    assert len(expected) >= 4
+
+
+def test_a_resource_that_no_longer_validates_says_so_above_its_hop_1_checklist(admin_client, aws):
+    resource = ResourceFactory()
+    aws.fail(RESOURCE_ROLE_ARN, code="AccessDenied")
+    page = admin_client.post(reverse(ADD), account_form(resource))
+    [item] = [li for li in error_box(page, "target_role_arn").children if not isinstance(li, str)]
+    [title] = elements(item, "p", "pam-check-title")
+    assert text(title).startswith(f'The resource "{resource.name}" no longer validates. AWS')
+    assert "Resource Role (hop 1)" in text(elements(item, "p", "pam-check-step")[0])
+    checks = [text(li) for li in elements(elements(item, "ul", "pam-checks")[0], "li")]
+    assert any(resource.project.external_id in check for check in checks)
+
+
+def test_a_resource_aws_refuses_lists_its_checklist_too(admin_client, aws):
+    from .test_admin import resource_form
+
+    project = ProjectFactory()
+    aws.fail(RESOURCE_ROLE_ARN, code="AccessDenied")
+    page = admin_client.post(reverse("admin:resources_awsiamresource_add"), resource_form(project))
+    assert page.status_code == 200
+    box = error_box(page, "resource_role_arn")
+    assert "Resource Role (hop 1)" in text(elements(box, "p", "pam-check-step")[0])
+    checks = [text(li) for li in elements(elements(box, "ul", "pam-checks")[0], "li")]
+    assert f'its sts:ExternalId condition is exactly "{project.external_id}"' in checks
+    assert any("arn:aws:iam::123456789012:root" in check for check in checks)
+
+
+def test_the_api_still_answers_the_same_failure_as_one_text(client, alice, aws):
+    """The list is the admin's rendering only: the API's 400 is the paragraph it was."""
+    resource = ResourceFactory()
+    aws.fail(TARGET_ROLE_ARN, code="AccessDenied", message="nope")
+    client.force_login(alice)
+    answer = client.post(
+        "/api/v1/accounts/",
+        {
+            "resource": resource.pk,
+            "name": "ro",
+            "target_role_arn": TARGET_ROLE_ARN,
+            "session_duration": "30m",
+        },
+        content_type="application/json",
+    )
+    assert answer.status_code == 400
+    (message,) = answer.json()["target_role_arn"]
+    assert message.startswith(
+        "AWS refused to let the Resource Role assume the Target Role. AWS said AccessDenied: "
+        "nope. Check: the Target Role's trust policy allows the principal "
+    )
+    assert "<" not in message
+
+
+def test_other_errors_keep_djangos_plain_list(admin_client, aws):
+    resource = ResourceFactory()
+    page = admin_client.post(reverse(ADD), account_form(resource, session_duration="2h"))
+    box = error_box(page, "session_duration")
+    [item] = [li for li in box.children if not isinstance(li, str)]
+    assert "AWS caps role-chained sessions at 1 hour" in text(item)
+    assert elements(item, "p") == []

@@ -210,3 +210,26 @@ def test_the_add_account_form_shows_the_policies_of_the_chosen_resource(
     expect(page.locator(".errornote")).to_be_visible()
     expect(page.locator("#pam-target-trust-policy")).to_contain_text(external_id)
     expect(page.locator("#pam-permissions-policy")).to_contain_text(missing)
+
+    # The refusal itself reads as the Access failure page does: step, AWS's code, and
+    # the checklist as a list, not one paragraph.
+    error = page.locator("#id_target_role_arn_error")
+    expect(error.locator(".pam-check-step")).to_have_text(
+        "Step that failed: Target Role (hop 2) target_role"
+    )
+    expect(error.locator(".pam-check-said code")).to_have_text("AccessDenied")
+    checks = error.locator("ul.pam-checks > li")
+    expect(checks).to_have_count(4)
+    expect(checks.nth(1)).to_contain_text(
+        f'its sts:ExternalId condition is exactly "{external_id}"'
+    )
+    expect(checks.nth(3)).to_have_text(f"the Target Role ARN is right: {missing}")
+    # Shown as a bulleted list, one check a line.
+    style = checks.first.evaluate(
+        "e => [getComputedStyle(e).display, getComputedStyle(e).listStyleType]"
+    )
+    assert style == ["list-item", "disc"]
+    tops = [checks.nth(n).bounding_box()["y"] for n in range(4)]
+    assert tops == sorted(tops) and len(set(tops)) == 4
+    error.scroll_into_view_if_needed()
+    error.screenshot(path=str(shots / "admin-account-refused.png"))
