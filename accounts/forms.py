@@ -206,12 +206,13 @@ class PamAccountForm(ServiceCheckedForm):
         return DEFAULT_APPROVALS if value is None else value
 
     def run_check(self) -> None:
-        services.account_check(
+        checked = services.account_check(
             resource=self.instance.resource,
             target_role_arn=self.instance.target_role_arn,
             session_duration=self.instance.session_duration,
             actor=self.actor,
         )
+        self.warnings.extend(checked.warnings)
 
 
 class GrantKindField(forms.ChoiceField):

@@ -4,6 +4,7 @@ sessions_app/access.py.)"""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from django.contrib.auth.models import AbstractUser, Group
@@ -16,7 +17,7 @@ from audit.services import audit_record, delete_recorded, diff, record_create, s
 from pam_project.db import save_unique
 from pam_project.roles import refuse_self, require_admin
 from resources import aws
-from resources.guidance import check_failure, revocation_check_failure
+from resources.guidance import check_failure, revocation_check_failure, trust_policy_warning
 from resources.models import AwsIamResource
 from resources.services import actor_session_name
 
@@ -104,11 +105,21 @@ def _granted(account: PamAccount, user: AbstractUser) -> bool:
     return grants.filter(Q(user=user) | Q(group__user=user)).exists()
 
 
+@dataclass(frozen=True)
+class AccountCheck:
+    """A chain that worked, and what saving it should still tell the admin."""
+
+    assumed: aws.AssumedRole
+    warnings: list[str] = field(default_factory=list)
+
+
 def account_check(
     *, resource: AwsIamResource, target_role_arn: str, session_duration: int, actor: AbstractUser
-) -> aws.AssumedRole:
+) -> AccountCheck:
     """Run both hops as Access would (aws.assume_chain), or raise ValidationError on the
-    field to fix. The calls are named after the admin who saved."""
+    field to fix. The calls are named after the admin who saved. Where hop 1 may read
+    the Target Role's trust policy, a policy that does not require the External ID is a
+    warning, never a refusal: AWS accepted the chain."""
     try:
         target = aws.parse_role_arn(target_role_arn)
     except aws.ArnError as exc:
@@ -140,7 +151,15 @@ def account_check(
                 target_role_arn=target.arn,
             )
             raise ValidationError({"target_role_arn": failure}) from None
-    return chained
+    return AccountCheck(chained, _trust_warnings(hops[0].credentials, target))
+
+
+def _trust_warnings(credentials: aws.TemporaryCredentials, target: aws.RoleArn) -> list[str]:
+    document = aws.read_trust_policy(credentials=credentials, target_role=target)
+    if document is None:
+        return []  # not readable with hop 1's rights (AccessDenied): nothing to say
+    warning = trust_policy_warning(document, target_role_arn=target.arn)
+    return [warning] if warning else []
 
 
 def _raise_check_failure(

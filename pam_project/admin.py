@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, QuerySet
@@ -197,6 +197,9 @@ class ServiceAdmin(RestrictedAdmin):
             saved = self.create_object(form, actor=request.user)
         # Inline formsets were built around form.instance; they read the saved one here.
         form.instance = saved
+        # What the AWS check noticed without refusing the save (ServiceCheckedForm).
+        for warning in getattr(form, "warnings", []):
+            messages.warning(request, warning)
         return saved
 
     def save_model(

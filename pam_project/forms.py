@@ -66,6 +66,10 @@ class ServiceCheckedForm(forms.ModelForm):
 
     The acting user comes in as `actor=`: the check's AssumeRole calls are named after
     them, so CloudTrail shows which admin saved.
+
+    `warnings`: what the check noticed but did not refuse (a Target Role trust policy
+    without sts:ExternalId); the admin shows them as warning messages, the API as its
+    answer's `warnings`.
     """
 
     checked_fields: frozenset[str] = frozenset()
@@ -74,6 +78,7 @@ class ServiceCheckedForm(forms.ModelForm):
         kwargs.setdefault("error_class", GuidedErrorList)
         super().__init__(*args, **kwargs)
         self.actor = actor
+        self.warnings: list[str] = []
 
     def needs_check(self) -> bool:
         return self.instance._state.adding or bool(self.checked_fields & set(self.changed_data))

@@ -7,6 +7,8 @@ API's error answers, so the same failure reads the same everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
 
 from .aws import ArnError, AwsStepError, parse_role_arn
 from .selectors import deployment_identity
@@ -209,4 +211,53 @@ def guidance_for(
     return Guidance(
         "The session could not be recorded",
         ["try again", "ask an operator to check the database"],
+    )
+
+
+# The condition operators that pin sts:ExternalId to a value. `...IfExists` lets a request
+# without one through, and a negated operator requires nothing.
+_PINNING = {"stringequals", "stringequalsignorecase", "stringlike"}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def _pins_external_id(condition: Any) -> bool:
+    if not isinstance(condition, dict):
+        return False
+    return any(
+        operator.lower() in _PINNING
+        and isinstance(tests, dict)
+        and any(key.lower() == "sts:externalid" for key in tests)
+        for operator, tests in condition.items()
+    )
+
+
+def trust_policy_warning(document: dict[str, Any], *, target_role_arn: str) -> str:
+    """What a saved Target Role's trust policy lacks that AWS did not refuse: a statement
+    that lets an AWS principal assume the role with no sts:ExternalId condition. The
+    External ID is what ties the role to this project (the confused-deputy protection:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html). "" if none."""
+    loose = []
+    for index, statement in enumerate(_as_list(document.get("Statement"))):
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        if not (principal == "*" or (isinstance(principal, dict) and "AWS" in principal)):
+            continue  # a service or federated principal: no External ID applies
+        actions = [str(a).lower() for a in _as_list(statement.get("Action"))]
+        if not any(fnmatchcase("sts:assumerole", pattern) for pattern in actions):
+            continue
+        if not _pins_external_id(statement.get("Condition")):
+            loose.append(statement.get("Sid") or f"#{index + 1}")
+    if not loose:
+        return ""
+    which = ", ".join(loose)
+    return (
+        f"Saved, but the trust policy of the Target Role {target_role_arn} does not require "
+        f"an External ID (statement {which} allows sts:AssumeRole with no sts:ExternalId "
+        "condition): whoever may use the trusted principal can assume it without this "
+        "project's External ID. Add the condition, as the Target Role trust policy on this "
+        "page shows it."
     )
