@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from .aws_state import changes_iam
 from .iam_policy import (
     DENY,
     Unsupported,
@@ -252,12 +253,16 @@ def _error(start_response: Callable, message: str) -> list[bytes]:
 
 
 class TrustPolicyGate:
-    """WSGI middleware: check AssumeRole against trust policies, then hand it to moto."""
+    """WSGI middleware: check AssumeRole against trust and identity policies, then hand
+    it to moto. `on_change`, if given, is called after each IAM write moto accepted (the
+    demo saves its roles then: pam_demo/aws_state.py)."""
 
-    def __init__(self, app: Callable) -> None:
+    def __init__(self, app: Callable, on_change: Callable[[], None] | None = None) -> None:
         self.app = app
+        self.on_change = on_change
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        params: dict[str, str] = {}
         if environ.get("REQUEST_METHOD") == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length) if length else b""
@@ -271,11 +276,23 @@ class TrustPolicyGate:
                 )
                 if denial:
                     return _error(start_response, denial)
-        return self.app(environ, start_response)
+        if self.on_change is None or not changes_iam(params.get("Action", "")):
+            return self.app(environ, start_response)
+        statuses: list[str] = []
+
+        def recording(status: str, headers: list, *args: object) -> Callable:
+            statuses.append(status)
+            return start_response(status, headers, *args)
+
+        # moto answers whole (no streaming): the change is made once this returns.
+        answer = list(self.app(environ, recording))
+        if statuses and statuses[0].startswith("200"):
+            self.on_change()
+        return answer
 
 
-def moto_app() -> Callable:
+def moto_app(on_change: Callable[[], None] | None = None) -> Callable:
     """moto's multi-service WSGI app, behind the gate."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    return TrustPolicyGate(DomainDispatcherApplication(create_backend_app))
+    return TrustPolicyGate(DomainDispatcherApplication(create_backend_app), on_change)

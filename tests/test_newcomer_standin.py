@@ -8,6 +8,7 @@ import json
 
 import boto3
 import pytest
+import requests
 
 from pam_demo.iam_policy import ALLOW, DENY, IMPLICIT_DENY, arn_matches, evaluate
 from resources.aws import AwsStepError, sts
@@ -257,3 +258,62 @@ def test_source_identity_needs_its_own_permission(chain):
         ),
     )
     assert hop2(source_identity="tester").assumed_role_arn.endswith("/tester")
+
+
+# --- The demo's roles across restarts (pam_demo/aws_state.py) -------------------------
+
+
+def test_the_stand_in_keeps_its_roles_policies_and_attachments_in_its_state_file(tmp_path):
+    from moto.moto_api._internal.models import moto_api_backend
+
+    from pam_demo import standins
+
+    state = tmp_path / "var" / "demo-aws.json"
+
+    def iam_at(url: str):
+        return boto3.client(
+            "iam",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="any",
+            aws_secret_access_key="any",
+        )
+
+    first = standins.start(state_file=state)
+    try:
+        iam = iam_at(first.aws.url)
+        trust = json.dumps(
+            resource_role_trust_policy(deployment_account_id=ACCOUNT, external_id=EXTERNAL_ID)
+        )
+        iam.create_role(RoleName="kept", Path="/pam/", AssumeRolePolicyDocument=trust)
+        permissions = resource_role_permissions_policy(account_id=ACCOUNT)
+        iam.put_role_policy(
+            RoleName="kept", PolicyName="pam", PolicyDocument=json.dumps(permissions)
+        )
+        managed = iam.create_policy(
+            PolicyName="extra",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [allow()]}),
+        )["Policy"]["Arn"]
+        iam.attach_role_policy(RoleName="kept", PolicyArn=managed)
+        # Saved as soon as IAM took each write, owner-only: a crash loses nothing.
+        saved = json.loads(state.read_text())
+        assert [r["name"] for r in saved["accounts"][ACCOUNT]["aws"]["roles"]] == ["kept"]
+        assert oct(state.stat().st_mode & 0o777) == "0o600"
+    finally:
+        first.stop()  # a clean stop saves too
+    moto_api_backend.reset()  # what a new process starts with: nothing in moto's memory
+
+    second = standins.start(state_file=state)
+    try:
+        iam = iam_at(second.aws.url)
+        role = iam.get_role(RoleName="kept")["Role"]
+        assert role["Path"] == "/pam/"
+        assert role["AssumeRolePolicyDocument"] == json.loads(trust)
+        inline = iam.get_role_policy(RoleName="kept", PolicyName="pam")["PolicyDocument"]
+        assert inline == permissions
+        attached = iam.list_attached_role_policies(RoleName="kept")["AttachedPolicies"]
+        assert [p["PolicyArn"] for p in attached] == [managed]
+    finally:
+        requests.post(f"{second.aws.url}/moto-api/reset", timeout=5)
+        second.stop()
+        sts.reset()
