@@ -41,7 +41,8 @@ class GuidedErrorList(ErrorList):
     """Form errors that render a failed AWS check (a message with a `guidance`, such as
     resources.guidance.CheckFailure) as a structured list instead of one paragraph.
     Every other message, and every other format (text, JSON, the API's str()), is
-    Django's own."""
+    Django's own. It knows the message by its shape, not its class: pam_project sits
+    below resources and imports none of it (docs/architecture.md)."""
 
     def get_context(self) -> dict[str, Any]:
         context = super().get_context()
