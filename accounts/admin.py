@@ -14,7 +14,12 @@ from django.utils.safestring import SafeString
 
 from pam_project.admin import RestrictedInline, ServiceAdmin, copyable
 from pam_project.forms import form_changes
-from resources.policies import as_json, target_role_trust_policy
+from resources import aws
+from resources.policies import (
+    as_json,
+    resource_role_permissions_policy,
+    target_role_trust_policy,
+)
 
 from . import services, tokens
 from .forms import GrantForm, PamAccountForm
@@ -79,10 +84,19 @@ class PamAccountAdmin(ServiceAdmin):
     search_fields = ["name", "target_role_arn", "resource__name", "resource__project__name"]
     # Thousands of users do not fit in a select box: search them, as grants do.
     autocomplete_fields = ["resource", "approver_users", "approver_groups"]
-    readonly_fields = ["validated_at", "target_role_trust_policy"]
+    # What to create in AWS before saving (the save assumes both roles): on the add form
+    # too, once a resource is chosen (?resource=, or the first save attempt).
+    policy_fields = ["target_role_trust_policy", "resource_role_permissions"]
+    readonly_fields = ["validated_at", *policy_fields]
+
+    class Media:
+        js = ["pam/account-form.js"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Model | None = None) -> list:
-        main = ACCOUNT_MAIN_FIELDS if obj is None else [*ACCOUNT_MAIN_FIELDS, *self.readonly_fields]
+        if obj is None:
+            main = [*ACCOUNT_MAIN_FIELDS, *self.policy_fields]
+        else:
+            main = [*ACCOUNT_MAIN_FIELDS, *self.readonly_fields]
         return [
             (None, {"fields": main}),
             (
@@ -112,7 +126,7 @@ class PamAccountAdmin(ServiceAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
         # An account never moves to another resource: its sessions' history refers to it.
-        return ["resource", *self.readonly_fields] if obj is not None else []
+        return ["resource", *self.readonly_fields] if obj is not None else self.policy_fields
 
     @admin.display(description="session duration", ordering="session_duration")
     def duration(self, obj: PamAccount) -> str:
@@ -120,6 +134,15 @@ class PamAccountAdmin(ServiceAdmin):
 
     @admin.display(description="Target Role trust policy")
     def target_role_trust_policy(self, obj: PamAccount) -> SafeString:
+        # On the add form `obj` is the unsaved account: its resource is the one chosen
+        # (PamAccountForm sets it, from resources the person may change, and only those).
+        if obj.resource_id is None:
+            return format_html(
+                "<p id='pam-account-policies-pending'>Choose the resource first: this "
+                "policy names its Resource Role and its project's External ID. "
+                "<a id='pam-account-policies-show' href='' hidden>Show the policies of the "
+                "chosen resource</a> (reloads this form; nothing is saved)</p>"
+            )
         resource = obj.resource
         policy = target_role_trust_policy(
             resource_role_arn=resource.resource_role_arn,
@@ -128,9 +151,40 @@ class PamAccountAdmin(ServiceAdmin):
             tag_session=resource.tag_session,
         )
         return format_html(
-            "{}<div class='help'>Attach to the Target Role: it lets the Resource Role assume "
-            "it, with this project's External ID.</div>",
+            "<div id='pam-account-policies' data-resource='{}'>{}<div class='help'>Create "
+            "the Target Role in AWS with this trust policy before saving (the save assumes "
+            "it): it lets the Resource Role of {} assume the role, with this project's "
+            "External ID.</div></div>",
+            resource.pk,
             copyable(as_json(policy), "pam-target-trust-policy", block=True),
+            resource,
+        )
+
+    @admin.display(description="Resource Role permissions policy")
+    def resource_role_permissions(self, obj: PamAccount) -> SafeString:
+        if obj.resource_id is None:
+            return format_html("<p class='help'>Shown once the resource is chosen.</p>")
+        resource = obj.resource
+        targets = list(resource.accounts.values_list("target_role_arn", flat=True))
+        if obj.target_role_arn and obj.target_role_arn not in targets:
+            targets.append(obj.target_role_arn)
+        role = aws.parse_role_arn(resource.resource_role_arn)
+        policy = resource_role_permissions_policy(
+            account_id=role.account_id,
+            partition=role.partition,
+            source_identity=resource.set_source_identity,
+            tag_session=resource.tag_session,
+            allow_revocation=resource.allow_revocation,
+            resource_role_arn=resource.resource_role_arn,
+            target_role_arns=targets,
+        )
+        return format_html(
+            "{}<div class='help'>The Resource Role ({}) needs this permissions policy: "
+            "sts:AssumeRole on the Target Role{}. The same document as on the resource's "
+            "page, with this account's Target Role included.</div>",
+            copyable(as_json(policy), "pam-permissions-policy", block=True),
+            resource.resource_role_arn,
+            ", and reading and writing its revocation policy" if resource.allow_revocation else "",
         )
 
     def create_object(self, form: forms.ModelForm, *, actor: AbstractBaseUser) -> PamAccount:

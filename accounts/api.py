@@ -85,6 +85,14 @@ class AccountSerializer(serializers.ModelSerializer):
         help_text="Services Access may open (`service` of POST .../access/).",
     )
     granted = serializers.SerializerMethodField(help_text="Whether you may Access it.")
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        source="save_warnings",
+        read_only=True,
+        help_text="On the answer to a create or update only: what the AWS check noticed "
+        "but did not refuse, e.g. a Target Role trust policy that does not require "
+        "sts:ExternalId (read with iam:GetRole where the Resource Role may).",
+    )
     grant_kind = serializers.SerializerMethodField(
         help_text='How you are granted it: "standing" (Access at any time), "eligible" '
         "(Access inside an approved window: request one), or null (not granted)."
@@ -117,6 +125,7 @@ class AccountSerializer(serializers.ModelSerializer):
             "validated_at",
             "created_at",
             "updated_at",
+            "warnings",
         ]
         read_only_fields = ["validated_at", "created_at", "updated_at"]
 

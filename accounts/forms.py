@@ -167,6 +167,21 @@ class PamAccountForm(ServiceCheckedForm):
         if "resource" in self.fields and self.actor is not None:
             # Only resources of projects one administers are offered.
             self.fields["resource"].queryset = AwsIamResource.objects.restrict(self.actor, "change")
+            self._resource_from_initial()
+
+    def _resource_from_initial(self) -> None:
+        """The admin's add form, opened with ?resource=<id>: the unsaved account takes
+        that resource, so the page can show the policies to create in AWS before the
+        first save. Only a resource this person may choose: any other id (or no number)
+        is ignored, never a hint of another project's External ID."""
+        chosen = self.initial.get("resource")
+        if self.is_bound or not self.instance._state.adding or chosen in (None, ""):
+            return
+        if not str(chosen).isdigit():
+            return
+        resource = self.fields["resource"].queryset.filter(pk=int(chosen)).first()
+        if resource is not None:
+            self.instance.resource = resource
 
     def check_rules(self) -> None:
         data = self.cleaned_data
@@ -191,12 +206,13 @@ class PamAccountForm(ServiceCheckedForm):
         return DEFAULT_APPROVALS if value is None else value
 
     def run_check(self) -> None:
-        services.account_check(
+        checked = services.account_check(
             resource=self.instance.resource,
             target_role_arn=self.instance.target_role_arn,
             session_duration=self.instance.session_duration,
             actor=self.actor,
         )
+        self.warnings.extend(checked.warnings)
 
 
 class GrantKindField(forms.ChoiceField):

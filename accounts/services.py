@@ -4,6 +4,7 @@ sessions_app/access.py.)"""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from django.contrib.auth.models import AbstractUser, Group
@@ -16,8 +17,9 @@ from audit.services import audit_record, delete_recorded, diff, record_create, s
 from pam_project.db import save_unique
 from pam_project.roles import refuse_self, require_admin
 from resources import aws
+from resources.guidance import check_failure, revocation_check_failure, trust_policy_warning
 from resources.models import AwsIamResource
-from resources.services import actor_session_name, check_failure_message
+from resources.services import actor_session_name
 
 from .models import AccountGrant, GrantKind, PamAccount
 
@@ -103,11 +105,21 @@ def _granted(account: PamAccount, user: AbstractUser) -> bool:
     return grants.filter(Q(user=user) | Q(group__user=user)).exists()
 
 
+@dataclass(frozen=True)
+class AccountCheck:
+    """A chain that worked, and what saving it should still tell the admin."""
+
+    assumed: aws.AssumedRole
+    warnings: list[str] = field(default_factory=list)
+
+
 def account_check(
     *, resource: AwsIamResource, target_role_arn: str, session_duration: int, actor: AbstractUser
-) -> aws.AssumedRole:
+) -> AccountCheck:
     """Run both hops as Access would (aws.assume_chain), or raise ValidationError on the
-    field to fix. The calls are named after the admin who saved."""
+    field to fix. The calls are named after the admin who saved. Where hop 1 may read
+    the Target Role's trust policy, a policy that does not require the External ID is a
+    warning, never a refusal: AWS accepted the chain."""
     try:
         target = aws.parse_role_arn(target_role_arn)
     except aws.ArnError as exc:
@@ -132,20 +144,22 @@ def account_check(
         try:
             aws.check_can_revoke(credentials=hops[0].credentials, target_role=target)
         except aws.AwsStepError as exc:
-            raise ValidationError(
-                {
-                    "target_role_arn": (
-                        f'"Allow revocation" is on for the resource "{resource.name}", but its '
-                        f"Resource Role may not read this Target Role's inline policies (AWS "
-                        f"said {exc.code}: {exc.message}). Check: the Resource Role "
-                        f"{resource.resource_role_arn} allows iam:GetRolePolicy, "
-                        f"iam:PutRolePolicy and iam:DeleteRolePolicy on {target.arn} (the "
-                        "resource's permissions policy shows the statement); or turn "
-                        '"Allow revocation" off for the resource.'
-                    )
-                }
-            ) from None
-    return chained
+            failure = revocation_check_failure(
+                exc,
+                resource_name=resource.name,
+                resource_role_arn=resource.resource_role_arn,
+                target_role_arn=target.arn,
+            )
+            raise ValidationError({"target_role_arn": failure}) from None
+    return AccountCheck(chained, _trust_warnings(hops[0].credentials, target))
+
+
+def _trust_warnings(credentials: aws.TemporaryCredentials, target: aws.RoleArn) -> list[str]:
+    document = aws.read_trust_policy(credentials=credentials, target_role=target)
+    if document is None:
+        return []  # not readable with hop 1's rights (AccessDenied): nothing to say
+    warning = trust_policy_warning(document, target_role_arn=target.arn)
+    return [warning] if warning else []
 
 
 def _raise_check_failure(
@@ -161,8 +175,9 @@ def _raise_check_failure(
     prefix = ""
     if exc.step == aws.Step.RESOURCE_ROLE:
         prefix = f'The resource "{resource.name}" no longer validates. '
-    message = prefix + check_failure_message(
+    message = check_failure(
         exc,
+        lead=prefix,
         external_id=project.external_id,
         resource_role_arn=resource.resource_role_arn,
         target_role_arn=target.arn,

@@ -1,9 +1,10 @@
 """Demo data: IAM roles in the local AWS, and a project, resource, accounts and users.
 
 Built through the app's own services (so the demo's AWS checks run for real against the
-stand-in) and with the same trust policies the admin pages show. Idempotent: the local
-AWS starts empty on every run, so its roles are recreated each time for the project's
-existing External ID.
+stand-in) and with the same policies the admin pages show. Idempotent: the stand-in keeps
+its roles across runs (var/demo-aws.json, pam_demo/aws_state.py) or starts empty when
+that file is gone; either way each run creates what is missing and puts the demo's
+roles' policies back as the project's External ID needs them.
 """
 
 from __future__ import annotations
@@ -47,18 +48,21 @@ BROKEN = (
     900,
     "Deliberately broken: its Target Role does not exist, to show a failed Access.",
 )
-LOGINS_FILE = Path(settings.BASE_DIR) / "var" / "demo-logins.txt"
+LOGINS_FILE = Path(settings.VAR_DIR) / "demo-logins.txt"
 
 
 def _role(iam, name: str, trust: dict, permissions: dict | None = None) -> str:  # noqa: ANN001
     try:
-        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+            "Arn"
+        ]
     except iam.exceptions.EntityAlreadyExistsException:
         iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
-        return iam.get_role(RoleName=name)["Role"]["Arn"]
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
     if permissions:
+        # The stand-in enforces it, as AWS does: without it hop 2 is refused.
         iam.put_role_policy(RoleName=name, PolicyName="pam", PolicyDocument=json.dumps(permissions))
-    return arn["Role"]["Arn"]
+    return arn
 
 
 def _user(username: str, email: str, logins: dict[str, str]) -> User:
@@ -176,20 +180,3 @@ def seed(logins_file: Path = LOGINS_FILE) -> dict[str, str]:
     logins_file.touch(mode=0o600)
     logins_file.write_text("".join(f"{u} {p}\n" for u, p in logins.items()))
     return logins
-
-
-def banner() -> list[str]:
-    logins = seed()
-    return [
-        f"Demo user (readonly, broken; admin by request): demo / {logins['demo']}",
-        f"Demo approver (decides admin requests): approver / {logins['approver']}",
-        f"Demo outsider (granted nothing): visitor / {logins['visitor']}",
-        *(
-            [
-                f"Sign in with the demo IdP as sam (group {SSO_GROUP}: readonly; admin by "
-                f"request) or robin (group {SSO_APPROVERS}: approves admin requests)"
-            ]
-            if settings.PAM_OIDC_ISSUER
-            else []
-        ),
-    ]

@@ -13,9 +13,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from werkzeug.serving import make_server
 
+from . import aws_state
 from .aws_standin import describe_credentials, moto_app, revocation_denial
 from .federation import FederationStandIn
 from .servers import RunningServer, serve_wsgi
@@ -51,26 +53,43 @@ def _delayed(app: Callable, latency_ms: float) -> Callable:
     return Delayed(app, latency_ms / 1000) if latency_ms > 0 else app
 
 
-def serve_aws(host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0) -> RunningServer:
+def serve_aws(
+    host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0, state_file: Path | None = None
+) -> RunningServer:
+    """moto behind the gate. With `state_file`, its IAM roles are restored from it before
+    serving and saved to it after each IAM write and at stop (pam_demo/aws_state.py)."""
     # werkzeug logs each request line; moto's carry no secrets, but they are noise.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server(host, port, _delayed(moto_app(), latency_ms), threaded=True)
+    on_change = None
+    if state_file is not None:
+        aws_state.restore(state_file)
+
+        def on_change() -> None:
+            aws_state.save(state_file)
+
+    server = make_server(host, port, _delayed(moto_app(on_change), latency_ms), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="pam-aws-standin", daemon=True)
     thread.start()
 
     def stop() -> None:
         server.shutdown()
         server.server_close()
+        if state_file is not None:
+            aws_state.save(state_file)
 
     return RunningServer(url=f"http://{host}:{server.server_port}", stop=stop)
 
 
 def start(
-    host: str = "127.0.0.1", aws_port: int = 0, federation_port: int = 0, latency_ms: float = 0
+    host: str = "127.0.0.1",
+    aws_port: int = 0,
+    federation_port: int = 0,
+    latency_ms: float = 0,
+    state_file: Path | None = None,
 ) -> Standins:
     federation_app = FederationStandIn(describe=describe_credentials, denied=revocation_denial)
     return Standins(
-        aws=serve_aws(host, aws_port, latency_ms),
+        aws=serve_aws(host, aws_port, latency_ms, state_file),
         federation=serve_wsgi(
             _delayed(federation_app, latency_ms), host=host, port=federation_port
         ),
@@ -85,11 +104,22 @@ def main() -> None:
     parser.add_argument(
         "--latency-ms", type=float, default=0, help="delay every answer (benchmarks)"
     )
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        help="keep the stand-in's IAM roles in this JSON file across restarts",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print nothing once started")
     args = parser.parse_args()
     standins = start(
-        aws_port=args.aws_port, federation_port=args.federation_port, latency_ms=args.latency_ms
+        aws_port=args.aws_port,
+        federation_port=args.federation_port,
+        latency_ms=args.latency_ms,
+        state_file=args.state_file,
     )
-    print(f"aws={standins.aws.url} federation={standins.federation.url}", flush=True)
+    if not args.quiet:
+        print(f"aws={standins.aws.url} federation={standins.federation.url}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, QuerySet
+from django.db.models.fields import AutoFieldMixin
 from django.http import Http404, HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -66,6 +68,26 @@ class RestrictedAdmin(admin.ModelAdmin):
         # change (a project admin's resources, not an audited project's).
         action = "change" if is_autocomplete(request) else "view"
         return queryset.restrict(request.user, action)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """The add form's ?field=value presets, without the ids that name no row: Django
+        passes `?resource=abc` on to the autocomplete widget, whose lookup then failed
+        with a 500. An id that is not a number is dropped, as if not given."""
+        initial = super().get_changeform_initial_data(request)
+        for name, value in list(initial.items()):
+            try:
+                field = self.opts.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if not field.is_relation or not isinstance(
+                field.target_field if field.many_to_one else field.related_model._meta.pk,
+                AutoFieldMixin,
+            ):
+                continue
+            values = value if isinstance(value, list) else [value]
+            if not all(str(v).isdigit() for v in values):
+                del initial[name]
+        return initial
 
     def get_object(
         self, request: HttpRequest, object_id: str, from_field: str | None = None
@@ -175,6 +197,9 @@ class ServiceAdmin(RestrictedAdmin):
             saved = self.create_object(form, actor=request.user)
         # Inline formsets were built around form.instance; they read the saved one here.
         form.instance = saved
+        # What the AWS check noticed without refusing the save (ServiceCheckedForm).
+        for warning in getattr(form, "warnings", []):
+            messages.warning(request, warning)
         return saved
 
     def save_model(

@@ -123,6 +123,13 @@ class FormWrites:
         return form
 
 
+def _carry_warnings(form: ModelForm, instance: Model) -> None:
+    """A ServiceCheckedForm's warnings, for a serializer that declares a read-only
+    `warnings` field (source `save_warnings`): on the write's answer only."""
+    if isinstance(form, ServiceCheckedForm):
+        instance.save_warnings = list(form.warnings)
+
+
 class ServiceModelViewSet(FormWrites, viewsets.ModelViewSet):
     """CRUD where writes go through a form (validation) and a service (the write)."""
 
@@ -140,7 +147,9 @@ class ServiceModelViewSet(FormWrites, viewsets.ModelViewSet):
         raise NotImplementedError
 
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:
-        instance = self.create_object(self.bound_form(self.create_form), actor=request.user)
+        form = self.bound_form(self.create_form)
+        instance = self.create_object(form, actor=request.user)
+        _carry_warnings(form, instance)
         return Response(self.get_serializer(instance).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: object, **kwargs: object) -> Response:
@@ -155,6 +164,7 @@ class ServiceModelViewSet(FormWrites, viewsets.ModelViewSet):
         # The form updated `instance` in memory; the service compares against the row.
         fresh = self.get_queryset().get(pk=instance.pk)
         updated = self.update_object(fresh, form, actor=request.user)
+        _carry_warnings(form, updated)
         return Response(self.get_serializer(updated).data)
 
     def destroy(self, request: Request, *args: object, **kwargs: object) -> Response:

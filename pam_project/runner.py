@@ -15,9 +15,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
+# As settings.py has it: PAM_VAR_DIR, else the checkout's var/.
+VAR = Path(os.environ.get("PAM_VAR_DIR") or ROOT / "var").resolve()
 PASSWORD_FILE = VAR / "admin-password.txt"
 DEMO_PASSWORD_FILE = VAR / "demo-admin-password.txt"
+
+
+def _shown(path: Path) -> Path:
+    try:
+        return path.relative_to(ROOT)
+    except ValueError:
+        return path
 
 
 def manage(*args: str, env: dict[str, str]) -> None:
@@ -40,12 +48,23 @@ def ensure_admin(env: dict[str, str], password_file: Path) -> str:
         capture_output=True,
         text=True,
     )
-    where = password_file.relative_to(ROOT)
+    where = _shown(password_file)
     if result.stdout.strip() == "created":
         return f"Sign in as admin / {password_file.read_text().strip()} (saved in {where})"
     if password_file.exists():
         return f"Sign in as admin (password in {where}) or any account you created"
     return "Sign in with your admin account (reset: ./dev manage changepassword <name>)"
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,47 +100,60 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("DJANGO_SETTINGS_MODULE", "pam_project.settings")
     env.setdefault("PAM_PUBLIC_URL", f"http://{args.host}:{args.port}")
     children: list[subprocess.Popen] = []
-    banner: list[str] = []
-    if args.demo:
-        from pam_demo.run import start_demo
+    try:
+        if args.demo:
+            from pam_demo.run import start_demo
 
-        demo = start_demo(env)
-        children.extend(demo.processes)
-        banner.extend(demo.banner)
+            demo = start_demo(env)
+            children.extend(demo.processes)
 
-    manage("migrate", "--noinput", "-v0", env=env)
-    manage("collectstatic", "--noinput", "-v0", env=env)
-    # The demo has its own database, so its own admin.
-    login = ensure_admin(env, DEMO_PASSWORD_FILE if args.demo else PASSWORD_FILE)
-    if args.demo:
-        from pam_demo.run import seed_demo
+        manage("migrate", "--noinput", "-v0", env=env)
+        manage("collectstatic", "--noinput", "-v0", env=env)
+        # The demo has its own database, so its own admin.
+        login = ensure_admin(env, DEMO_PASSWORD_FILE if args.demo else PASSWORD_FILE)
+        if args.demo:
+            from pam_demo.run import seed_demo
 
-        banner.extend(seed_demo(env))
+            seed_demo(demo, env)
 
-    if not args.no_worker:
-        children.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "pam_project",
-                    "worker",
-                    "--beat",
-                    "--pool",
-                    "solo",
-                    "--loglevel",
-                    "INFO",
-                    "--schedule",
-                    str(VAR / "celerybeat-schedule"),
-                ],
-                env=env,
-                cwd=ROOT,
+        # The demo's terminal shows its banner and nothing else: the worker's and the web
+        # server's own output go to log files (pam_demo/run.py names them).
+        logs: dict[str, Path] = {}
+        if args.demo:
+            from pam_demo.run import log_file
+
+            logs = {"web": log_file(env, "web"), "worker": log_file(env, "worker")}
+
+        def output(name: str) -> dict:
+            if name not in logs:
+                return {}
+            handle = logs[name].open("a")
+            return {"stdout": handle, "stderr": subprocess.STDOUT}
+
+        if not args.no_worker:
+            children.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "pam_project",
+                        "worker",
+                        "--beat",
+                        "--pool",
+                        "solo",
+                        "--loglevel",
+                        "INFO",
+                        "--schedule",
+                        str(VAR / "celerybeat-schedule"),
+                    ],
+                    env=env,
+                    cwd=ROOT,
+                    **output("worker"),
+                )
             )
-        )
-    children.append(
-        subprocess.Popen(
+        web = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -140,17 +172,32 @@ def main(argv: list[str] | None = None) -> int:
             ],
             env=env,
             cwd=ROOT,
+            **output("web"),
         )
-    )
+        children.append(web)
 
-    time.sleep(1.5)
-    print("\n" + "=" * 72, flush=True)
-    print(f"  AWS Console PAM is running at http://{args.host}:{args.port}/", flush=True)
-    print(f"  {login}", flush=True)
-    for line in banner:
-        print(f"  {line}", flush=True)
-    print(f"  Admin: http://{args.host}:{args.port}/admin/    Stop: Ctrl-C", flush=True)
-    print("=" * 72 + "\n", flush=True)
+        url = f"http://{args.host}:{args.port}/"
+        if args.demo:
+            from pam_demo.run import banner as demo_banner
+            from pam_demo.run import wait_for_port
+
+            # The banner once the app answers, so that it is the last thing on the screen.
+            wait_for_port(args.port, web, "the web server")
+            saved = DEMO_PASSWORD_FILE
+            password = saved.read_text().strip() if saved.exists() else None
+            lines = demo_banner(demo, url=url, admin_password=password, logs=list(logs.values()))
+        else:
+            time.sleep(1.5)
+            lines = [f"AWS Console PAM is running at {url}", login]
+            lines.append(f"Admin: {url}admin/    Stop: Ctrl-C")
+        print("\n" + "=" * 72, flush=True)
+        for line in lines:
+            print(f"  {line}".rstrip(), flush=True)
+        print("=" * 72 + "\n", flush=True)
+    except BaseException:
+        # A part that did not start (a port, a migration): stop the parts that did.
+        _stop(children)
+        raise
 
     stopping = False
 
@@ -164,15 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.5)
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        _stop(children)
     failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
+    if failed and not stopping and logs:
+        print(f"A part of the demo stopped; its output is in {', '.join(map(str, logs.values()))}")
     return 1 if failed and not stopping else 0
 
 

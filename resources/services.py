@@ -16,7 +16,7 @@ from pam_project.roles import refuse_self, require_admin, require_superuser
 from pam_project.users import user_label
 
 from . import aws
-from .guidance import guidance_for
+from .guidance import check_failure
 from .models import AwsIamResource, Project, ProjectRole
 
 VALIDATION_DURATION_SECONDS = 900  # the shortest session STS grants
@@ -25,12 +25,6 @@ VALIDATION_DURATION_SECONDS = 900  # the shortest session STS grants
 def actor_session_name(actor: AbstractUser) -> str:
     """Validation calls are named after the admin who saved, so CloudTrail shows who."""
     return aws.session_name_for(user_label(actor))
-
-
-def check_failure_message(exc: aws.AwsStepError, **context: object) -> str:
-    """'AWS said <code>: <message>' followed by the checklist for that step."""
-    said = f"AWS said {exc.code}" + (f": {exc.message}" if exc.message else "")
-    return guidance_for(exc.step, exc.code, **context).as_text(said)
 
 
 def _role_in_deployment_partition(field: str, role: aws.RoleArn) -> None:
@@ -64,7 +58,8 @@ def resource_check(
             source_identity=session_name if set_source_identity else None,
         )
     except aws.AwsStepError as exc:
-        message = check_failure_message(
+        # The failure page's checklist, in parts: the admin lists it, the API reads text.
+        message = check_failure(
             exc,
             external_id=project.external_id,
             resource_role_arn=role.arn,

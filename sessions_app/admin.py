@@ -131,6 +131,9 @@ class UserEmailFilter(admin.SimpleListFilter):
 class ConsoleSessionAdmin(RestrictedAdmin):
     """History is read-only: nobody edits or deletes what happened."""
 
+    # At 1280 px, beside the filters, ten columns pushed "expires at" off the right edge:
+    # it now sits beside the status, and a failure's step and AWS error code share one
+    # column (each keeps its own filter, and the detail page shows both).
     list_display = [
         "id",
         "created_at",
@@ -138,10 +141,9 @@ class ConsoleSessionAdmin(RestrictedAdmin):
         "account",
         "kind",
         "status",
-        "under_request",
-        "failure_step",
-        "error_code",
         "expires_at",
+        "under_request",
+        "failure",
         "client_ip",
     ]
     list_filter = [
@@ -187,6 +189,15 @@ class ConsoleSessionAdmin(RestrictedAdmin):
             obj.pk,
             format_html(_("Select this object for an action - {}"), str(obj)),
         )
+
+    @admin.display(description="failure", ordering="failure_step")
+    def failure(self, obj: ConsoleSession) -> str:
+        """The failed step and what AWS (or this app) answered: "Target Role (hop 2):
+        AccessDenied"; "—" for a session that did not fail."""
+        if not obj.failure_step:
+            return "—"
+        step = obj.get_failure_step_display()
+        return f"{step}: {obj.error_code}" if obj.error_code else step
 
     @admin.display(description="under request")
     def under_request(self, obj: ConsoleSession) -> str:

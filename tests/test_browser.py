@@ -170,6 +170,12 @@ def test_an_admin_configures_project_resource_account_and_grant(
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
     expect(page.locator("#pam-trust-policy")).to_contain_text(external_id)
     shot(page, shots, "admin-resource")
+    # ...and its permissions policy, without which (as in AWS) it may assume no role.
+    iam.put_role_policy(
+        RoleName="payments-bridge",
+        PolicyName="pam",
+        PolicyDocument=page.locator("#pam-permissions-policy").inner_text(),
+    )
     target_trust = json.loads(page.locator("#pam-target-trust-policy").inner_text())
     readonly = iam.create_role(
         RoleName="payments-readonly", AssumeRolePolicyDocument=json.dumps(target_trust)

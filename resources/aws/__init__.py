@@ -8,7 +8,7 @@ from .arn import ArnError, RoleArn, parse_role_arn
 from .console import SERVICES, ConsoleChoiceError, check_region, check_service, console_url
 from .errors import AwsStepError, Step
 from .federation import get_signin_token, logout_url, signin_url
-from .iam import check_can_revoke
+from .iam import check_can_revoke, read_trust_policy
 from .partitions import PARTITIONS, Partition
 from .session_name import session_name_for
 from .sts import (
@@ -49,6 +49,7 @@ __all__ = [
     "get_signin_token",
     "logout_url",
     "parse_role_arn",
+    "read_trust_policy",
     "region",
     "session_name_for",
     "signin_url",

@@ -18,10 +18,13 @@ conditional write, so serializing the writes per role is the caller's job.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 from botocore.client import BaseClient
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
@@ -34,6 +37,8 @@ from .sts import (
     _lock,
     _step_error,
 )
+
+log = logging.getLogger(__name__)
 
 POLICY_NAME = "PamRevokedSessions"
 # IAM's quota for all inline policies of one role together, in characters, whitespace
@@ -91,7 +96,13 @@ class RevocationTooLarge(AwsStepError):
         )
 
 
-def _iam_client(credentials: TemporaryCredentials) -> BaseClient:
+# A read that only feeds a warning: one short try, never a save held up by IAM's retries.
+ADVISORY_CONFIG = CLIENT_CONFIG.merge(
+    Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 1})
+)
+
+
+def _iam_client(credentials: TemporaryCredentials, config: Config = CLIENT_CONFIG) -> BaseClient:
     # Same Session and timeouts as STS; the endpoint from AWS_ENDPOINT_URL_IAM if set.
     with _lock:
         return _boto_session().client(
@@ -99,7 +110,7 @@ def _iam_client(credentials: TemporaryCredentials) -> BaseClient:
             aws_access_key_id=credentials.access_key_id,
             aws_secret_access_key=credentials.secret_access_key,
             aws_session_token=credentials.session_token,
-            config=CLIENT_CONFIG,
+            config=config,
         )
 
 
@@ -163,3 +174,28 @@ def check_can_revoke(*, credentials: TemporaryCredentials, target_role: RoleArn)
     yet is fine). Put and delete cannot be tried without writing; the checklist names
     them too."""
     read_revocation_policy(credentials=credentials, target_role=target_role)
+
+
+def read_trust_policy(*, credentials: TemporaryCredentials, target_role: RoleArn) -> dict | None:
+    """The Target Role's trust policy (iam:GetRole with hop 1's credentials), or None when
+    it cannot be read. Saving an account only warns from it, so a refusal is no error:
+    the Resource Role's permissions policy the app shows does not grant iam:GetRole, and
+    AccessDenied is the usual answer
+    (https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetRole.html)."""
+    try:
+        answer = _iam_client(credentials, ADVISORY_CONFIG).get_role(RoleName=target_role.name)
+    except (ClientError, BotoCoreError, ResponseParserError) as exc:
+        log.info(
+            "Target Role trust policy not read (%s): no trust-policy warning for %s",
+            _step_error(Step.TARGET_ROLE, exc).code,
+            target_role.arn,
+        )
+        return None
+    document = answer.get("Role", {}).get("AssumeRolePolicyDocument")
+    if isinstance(document, str):
+        # boto3 decodes IAM's URL-encoded JSON into a dict; a stand-in may answer text.
+        try:
+            document = json.loads(unquote(document))
+        except ValueError:
+            return None
+    return document if isinstance(document, dict) else None
