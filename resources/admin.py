@@ -129,13 +129,24 @@ class AwsIamResourceAdmin(ServiceAdmin):
     list_select_related = ["project"]
     search_fields = ["name", "resource_role_arn", "project__name"]
     autocomplete_fields = ["project"]
-    readonly_fields = ["validated_at", "external_id", "deployment_account", "policies"]
+    readonly_fields = [
+        "validated_at",
+        "external_id",
+        "deployment_account",
+        "policies",
+        "add_account",
+    ]
 
     def get_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
         editable = ["project", "name", "resource_role_arn", "set_source_identity", "tag_session"]
         if obj is None:
             return [*editable, "deployment_account"]
-        return [*editable, *self.readonly_fields]
+        shown = [f for f in self.readonly_fields if f != "add_account"]
+        # The way on to the next step, for who may take it (the project's admins): the
+        # add form then shows this resource's Target Role trust policy at once.
+        if self.has_change_permission(request, obj):
+            shown.append("add_account")
+        return [*editable, *shown]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
         # A resource never moves between projects: its trust policy embeds the
@@ -177,6 +188,15 @@ class AwsIamResourceAdmin(ServiceAdmin):
             copyable(as_json(docs["trust"]), "pam-trust-policy", block=True),
             copyable(as_json(docs["permissions"]), "pam-permissions-policy", block=True),
             copyable(as_json(target_trust), "pam-target-trust-policy", block=True),
+        )
+
+    @admin.display(description="Next")
+    def add_account(self, obj: AwsIamResource) -> SafeString:
+        url = reverse("admin:accounts_pamaccount_add")
+        return format_html(
+            '<a class="addlink" href="{}?resource={}">Add a PAM account to this resource</a>',
+            url,
+            obj.pk,
         )
 
     def create_object(self, form: forms.ModelForm, *, actor: AbstractBaseUser) -> AwsIamResource:

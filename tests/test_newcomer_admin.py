@@ -269,3 +269,21 @@ def test_other_errors_keep_djangos_plain_list(admin_client, aws):
     [item] = [li for li in box.children if not isinstance(li, str)]
     assert "AWS caps role-chained sessions at 1 hour" in text(item)
     assert elements(item, "p") == []
+
+
+def test_the_resource_page_leads_its_admins_on_to_adding_an_account(client, db, aws):
+    resource = ResourceFactory()
+    admin, auditor = UserFactory(is_staff=True), UserFactory(is_staff=True)
+    ProjectRoleFactory(project=resource.project, user=admin, role="admin")
+    ProjectRoleFactory(project=resource.project, user=auditor, role="auditor")
+    change = reverse("admin:resources_awsiamresource_change", args=[resource.pk])
+    link = f'{reverse(ADD)}?resource={resource.pk}"'
+
+    client.force_login(admin)
+    assert link in client.get(change).content.decode()
+    page = client.get(f"{reverse(ADD)}?resource={resource.pk}")
+    assert resource.project.external_id in pre_blocks(page)["pam-target-trust-policy"]
+
+    client.force_login(auditor)  # reads the resource, may not add to it: no link to a 403
+    page = client.get(change)
+    assert page.status_code == 200 and link not in page.content.decode()
