@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.utils import timezone
 
 from access_requests.presenters import attach_window_states
@@ -98,7 +99,12 @@ def recent_and_live(
         created_at__gt=now - timedelta(seconds=MAX_SECONDS + 15 * 60),
     ).order_by()
     # Newest first, once each (a running session among the last attempts comes twice).
-    unique = {s.pk: s for s in last.union(running, all=True)}
+    # SQLite (the embedded default) takes no LIMIT inside a UNION: two queries there.
+    if connection.features.supports_slicing_ordering_in_compound:
+        both = list(last.union(running, all=True))
+    else:
+        both = [*last, *running]
+    unique = {s.pk: s for s in both}
     sessions = sorted(unique.values(), key=lambda s: (s.created_at, s.pk), reverse=True)
     recent = dict.fromkeys(s.account_id for s in sessions[:RECENT_ATTEMPTS])
     live: dict[int, ConsoleSession] = {}

@@ -364,7 +364,9 @@ def test_the_accounts_page_costs_the_same_queries_for_5_or_60_accounts(db):
         assert f"{size} of {size} accounts" in page
         assert page.count("data-seconds-left") == bench.LIVE
         counts[size] = len(capture.captured_queries)
-    assert counts[5] == counts[60] == bench.EXPECTED_QUERIES, counts
+    # SQLite takes the last attempts and the live sessions in two queries (home.py).
+    union = connection.features.supports_slicing_ordering_in_compound
+    assert counts[5] == counts[60] == bench.EXPECTED_QUERIES + (0 if union else 1), counts
 
 
 # --- Sign out of the previous console first -----------------------------------------------

@@ -164,10 +164,6 @@ def test_the_history_shows_the_count(admin_client, account, bob, settings):
     assert shown and shown[1] == "5"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs SessionRow.refused_count in sessions_app/presenters.py (not in this change)",
-)
 def test_the_sessions_page_shows_the_count(client, account, bob, settings):
     settings.PAM_ACCESS_RATE = (0, 60)
     with time_machine.travel(T0):
