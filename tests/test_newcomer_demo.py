@@ -129,7 +129,8 @@ def sign_in_and_access(base: str, username: str, password: str) -> requests.Resp
     )
     assert signed_in.status_code == 302, signed_in.text[:500]
     home = session.get(f"{base}/", timeout=30).text
-    accounts = {name: pk for pk, name in re.findall(r'class="name" href="/accounts/(\d+)/"[^>]*>([^<]+)<', home)}
+    cards = re.findall(r'class="name" href="/accounts/(\d+)/"[^>]*>([^<]+)<', home)
+    accounts = {name: pk for pk, name in cards}
     return session.post(
         f"{base}/accounts/{accounts['readonly']}/access/",
         data={"csrfmiddlewaretoken": session.cookies["csrftoken"]},
