@@ -15,7 +15,7 @@ from . import config as config_file
 from .accounts import list_accounts, resolve
 from .client import Api, ApiError
 from .errors import CliError, UsageError
-from .output import left, local_time, table
+from .output import Printable, left, local_time, table
 
 CREDENTIAL_KEYS = ("Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
 
@@ -26,6 +26,12 @@ class Context:
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
+
+    def __post_init__(self) -> None:
+        # Everything the command prints passes output.printable (escape sequences from
+        # the server are shown, not obeyed).
+        self.stdout = Printable(self.stdout)  # type: ignore[assignment]
+        self.stderr = Printable(self.stderr)  # type: ignore[assignment]
 
     def api(self) -> Api:
         return Api(config_file.load(self.env))

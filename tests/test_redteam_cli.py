@@ -1,0 +1,191 @@
+"""Red team: `pam` against a hostile server and a hostile local user.
+
+The command talks to whatever URL `pam login` was given, and reads a file in the
+person's home: both are inputs. Here a server on loopback answers what an attacker (or
+a project admin writing an account's description) would, and the command must neither
+hand anything to a third party, nor let the answer drive the terminal or the browser,
+nor fall over with a traceback.
+
+Most runs are in-process (`main(argv, Context(...))`, the same code `pam` runs); the
+browser one is a subprocess, as Python's webbrowser reads $BROWSER once per process.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from pam_cli.commands import Context
+from pam_cli.main import main
+from pam_demo.servers import serve_wsgi
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "pam_" + "T0kenValue" * 4
+
+# What an attacker would put in a string the command prints: clear the screen, set the
+# window title, write the clipboard (OSC 52), and flip the text's direction (U+202E).
+ESCAPES = "\x1b[2J\x1b]0;owned\x07\x1b]52;c;cm0gLXJmIH4=\x07\u202e\x9b31m"
+
+
+def assert_no_control(text: str) -> None:
+    for char in text:
+        assert char in "\n\t" or not (
+            ord(char) < 32 or 127 <= ord(char) < 160 or char in "\u202a\u202b\u202c\u202d\u202e"
+        ), f"control character {char!r} printed: {text!r}"
+
+
+@dataclass
+class Hostile:
+    """A server on loopback answering canned bodies by (method, path), recording what
+    it was asked, with which headers."""
+
+    url: str
+    routes: dict[tuple[str, str], tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
+    asked: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def answer(self, method: str, path: str, body: object, status: int = 200, **headers: str):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers.setdefault("Content-Type", "application/json")
+        self.routes[(method, path)] = (status, headers, data)
+
+
+def _app(server: Hostile) -> Callable:
+    def app(environ: dict, start_response: Callable) -> list[bytes]:
+        method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
+        server.asked.append((method, path, environ.get("HTTP_AUTHORIZATION", "")))
+        query = environ.get("QUERY_STRING", "")
+        missing = (404, {}, b'{"detail":"x"}')
+        status, headers, body = server.routes.get(
+            (method, f"{path}?{query}"), server.routes.get((method, path), missing)
+        )
+        start_response(f"{status} X", [*headers.items(), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return app
+
+
+@pytest.fixture
+def hostile() -> Iterator[Hostile]:
+    server = Hostile(url="")
+    running = serve_wsgi(_app(server))
+    server.url = running.url
+    yield server
+    running.stop()
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[Hostile]:
+    """A third party the hostile server points the command at: must hear nothing."""
+    server = Hostile(url="")
+    running = serve_wsgi(_app(server))
+    server.url = running.url
+    yield server
+    running.stop()
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+    err: str
+
+
+def pam(*argv: str, env: dict[str, str], stdin: str = "") -> Ran:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), Context(env=env, stdin=io.StringIO(stdin), stdout=out, stderr=err))
+    return Ran(code, out.getvalue(), err.getvalue())
+
+
+def one_line(ran: Ran) -> str:
+    assert ran.code != 0 and ran.out == ""
+    lines = ran.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pam: "), ran.err
+    return lines[0]
+
+
+@pytest.fixture
+def home(tmp_path) -> dict[str, str]:
+    return {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+
+
+@pytest.fixture
+def env(hostile, home) -> dict[str, str]:
+    return {**home, "PAM_URL": hostile.url, "PAM_TOKEN": TOKEN}
+
+
+def accounts_listing(hostile: Hostile, **account: object) -> None:
+    hostile.answer("GET", "/api/v1/resources/", [{"id": 1, "name": "sandbox", "project": 1}])
+    hostile.answer("GET", "/api/v1/projects/", [{"id": 1, "name": "Demo"}])
+    row = {"id": 7, "name": "readonly", "resource": 1, "granted": True, "grant_kind": "standing"}
+    hostile.answer("GET", "/api/v1/accounts/", [{**row, **account}])
+
+
+# --- terminal escape sequences -----------------------------------------------------------
+
+
+def test_escape_sequences_in_what_the_server_says_never_reach_the_terminal(hostile, env):
+    # An account's description is free text a project admin writes; the server's
+    # refusals, a session's fields, a redirect's Location are the server's words.
+    accounts_listing(hostile, description=f"read only{ESCAPES}", session_duration="30m")
+    listed = pam("accounts", env=env)
+    assert listed.code == 0, listed.err
+    assert "read only" in listed.out
+    assert_no_control(listed.out + listed.err)
+
+    hostile.answer("POST", "/api/v1/accounts/7/access/", {"detail": f"no{ESCAPES}"}, 403)
+    refused = pam("console", "7", env=env)
+    assert one_line(refused).startswith("pam: no")
+    assert_no_control(refused.err)
+
+    hostile.answer(
+        "GET",
+        "/api/v1/sessions/",
+        [
+            {
+                "id": 1,
+                "user_email": f"eve{ESCAPES}@example.com",
+                "project_name": f"Demo{ESCAPES}",
+                "status": "failed",
+                "error_code": f"X{ESCAPES}",
+                "kind": f"console{ESCAPES}",
+            }
+        ],
+    )
+    sessions = pam("sessions", env=env)
+    assert sessions.code == 0, sessions.err
+    assert "eve" in sessions.out
+    assert_no_control(sessions.out + sessions.err)
+
+    hostile.answer(
+        "POST",
+        "/api/v1/sessions/1/revoke/",
+        {"id": 1, "account_name": ESCAPES, "status": "revoked", "revocation_error": ESCAPES},
+    )
+    revoked = pam("revoke", "1", "--reason", "x", env=env)
+    assert revoked.code == 0
+    assert_no_control(revoked.out + revoked.err)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_description_a_project_admin_wrote_reaches_members_as_text(
+    live_server, home, bob, settings
+):
+    """The same through the real server: nothing in the app stops a project admin from
+    writing escape sequences into an account's description, which every granted member's
+    `pam accounts` then prints."""
+    from accounts.tokens import token_create
+
+    from .factories import AccountFactory, GrantFactory
+
+    account = AccountFactory(description=f"Prod read-only{ESCAPES}")
+    GrantFactory(account=account, user=bob)
+    _, raw = token_create(user=bob, name="laptop", scope="read")
+    listed = pam("accounts", env={**home, "PAM_URL": live_server.url, "PAM_TOKEN": raw})
+    assert listed.code == 0, listed.err
+    assert "Prod read-only" in listed.out
+    assert_no_control(listed.out)
