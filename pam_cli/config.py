@@ -45,7 +45,7 @@ def config_path(env: Mapping[str, str] = os.environ) -> Path:
     return config_dir(env) / FILE_NAME
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
@@ -63,7 +63,7 @@ def check_url(url: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise UsageError(f"URL {text!r}: give the server's address, like https://pam.example.com")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise UsageError(
             f"URL {text!r}: use https (over http the API token would cross the network "
             "in the clear); plain http is only accepted for localhost"

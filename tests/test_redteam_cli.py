@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,3 +192,58 @@ def test_a_description_a_project_admin_wrote_reaches_members_as_text(
     assert listed.code == 0, listed.err
     assert "Prod read-only" in listed.out
     assert_no_control(listed.out)
+
+
+# --- the browser ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "signin_url",
+    [
+        # Python's webbrowser passes the URL as the browser command's argument: one
+        # starting with "-" is an option to it (CPython gh-143930, fixed after 3.11.7).
+        "--renderer-cmd-prefix=touch /tmp/owned",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        # A sign-in token over plain http to a remote host: readable on the way.
+        "http://signin.example.com/federation?Action=login&SigninToken=x",
+    ],
+)
+def test_console_opens_only_a_web_address_the_server_answers(hostile, env, tmp_path, signin_url):
+    opened = tmp_path / "argv.json"
+    browser = tmp_path / "browser"
+    browser.write_text(
+        f"#!{sys.executable}\nimport json, pathlib, sys\n"
+        f"pathlib.Path({str(opened)!r}).write_text(json.dumps(sys.argv[1:]))\n"
+    )
+    browser.chmod(0o700)
+    browser = str(browser)
+    hostile.answer(
+        "POST",
+        "/api/v1/accounts/7/access/",
+        {"session_id": 1, "signin_url": signin_url, "expires_at": None},
+    )
+    for extra in ([], ["--print"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "pam_cli", "console", "7", *extra],
+            capture_output=True,
+            text=True,
+            env={
+                **env,
+                "PATH": os.environ["PATH"],
+                "PYTHONPATH": str(ROOT),
+                "BROWSER": str(browser),
+            },
+            timeout=60,
+        )
+        assert "Traceback" not in done.stderr
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert done.stdout == "" and "sign-in URL" in done.stderr
+        assert not opened.exists(), opened.read_text()
+
+
+def test_console_still_opens_an_https_sign_in_url(hostile, env, tmp_path):
+    url = "https://signin.aws.amazon.com/federation?Action=login&SigninToken=abc"
+    hostile.answer("POST", "/api/v1/accounts/7/access/", {"session_id": 1, "signin_url": url})
+    printed = pam("console", "7", "--print", env=env)
+    assert (printed.code, printed.out) == (0, url + "\n")
