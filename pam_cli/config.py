@@ -73,12 +73,22 @@ def check_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
-def check_token(token: str) -> str:
+def check_token(token: str, name: str = "token") -> str:
+    """The token, or a UsageError naming `name` (where it came from) and never quoting
+    it: a token with a line break or a space inside would otherwise reach the request's
+    header, and requests' refusal quotes the header's whole value."""
     text = (token or "").strip()
-    if not text.startswith(TOKEN_PREFIX) or len(text) < 16 or any(c.isspace() for c in text):
+    if (
+        not text.startswith(TOKEN_PREFIX)
+        or len(text) < 16
+        or not text.isascii()
+        or not text.isprintable()
+        or " " in text
+    ):
         raise UsageError(
-            "token: an API token starts with pam_ (create one while signed in to the web "
-            'page: POST /api/v1/tokens/ {"name": "laptop", "scope": "access"})'
+            f"{name}: an API token starts with pam_, on one line, without spaces (create "
+            "one while signed in to the web page: POST /api/v1/tokens/ "
+            '{"name": "laptop", "scope": "access"})'
         )
     return text
 
@@ -112,7 +122,8 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
     token = env.get("PAM_TOKEN") or stored.get("token", "")
     if not url or not token:
         raise CliError("not logged in: run `pam login` (or set PAM_URL and PAM_TOKEN)")
-    return Config(url=check_url(url), token=token.strip())
+    where = "PAM_TOKEN" if env.get("PAM_TOKEN") else f"the token in {config_path(env)}"
+    return Config(url=check_url(url), token=check_token(token, where))
 
 
 def save(config: Config, env: Mapping[str, str] = os.environ) -> Path:

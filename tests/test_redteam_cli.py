@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from pam_cli import config as config_file
 from pam_cli.commands import Context
 from pam_cli.main import main
 from pam_demo.servers import serve_wsgi
@@ -228,12 +229,7 @@ def test_console_opens_only_a_web_address_the_server_answers(hostile, env, tmp_p
             [sys.executable, "-m", "pam_cli", "console", "7", *extra],
             capture_output=True,
             text=True,
-            env={
-                **env,
-                "PATH": os.environ["PATH"],
-                "PYTHONPATH": str(ROOT),
-                "BROWSER": str(browser),
-            },
+            env={**env, "PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "BROWSER": browser},
             timeout=60,
         )
         assert "Traceback" not in done.stderr
@@ -247,3 +243,27 @@ def test_console_still_opens_an_https_sign_in_url(hostile, env, tmp_path):
     hostile.answer("POST", "/api/v1/accounts/7/access/", {"session_id": 1, "signin_url": url})
     printed = pam("console", "7", "--print", env=env)
     assert (printed.code, printed.out) == (0, url + "\n")
+
+
+# --- the token -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [TOKEN + "\nsecond-line", TOKEN[:20] + " " + TOKEN[20:]])
+def test_a_malformed_token_is_refused_without_being_shown_or_sent(hostile, home, bad):
+    ran = pam("accounts", env={**home, "PAM_URL": hostile.url, "PAM_TOKEN": bad})
+    line = one_line(ran)
+    assert "PAM_TOKEN" in line and "pam_" in line
+    for part in bad.split():
+        assert part[4:] not in ran.err
+    assert hostile.asked == []
+
+    # The same token in the file `pam login` writes (edited by hand, say).
+    path = config_file.config_path(home)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"url": hostile.url, "token": bad}))
+    path.chmod(0o600)
+    ran = pam("accounts", env=home)
+    assert "token" in one_line(ran)
+    for part in bad.split():
+        assert part[4:] not in ran.err
+    assert hostile.asked == []
