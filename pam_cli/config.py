@@ -95,12 +95,27 @@ def check_token(token: str, name: str = "token") -> str:
 
 def _stored(path: Path) -> dict[str, str]:
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as stream:
+            # The file read, not the path again: it cannot be swapped in between.
+            info = os.fstat(stream.fileno())
+            text = stream.read()
     except FileNotFoundError:
         return {}
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror}") from None
-    mode = stat.S_IMODE(path.stat().st_mode)
+    mode = stat.S_IMODE(info.st_mode)
+    # Whoever can write the file chooses the server the token goes to (and the keys
+    # the AWS CLI then uses): refused, as ssh refuses such a config. POSIX only.
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        raise CliError(
+            f"{path} is owned by someone else (uid {info.st_uid}), who could point pam at "
+            "their server: not used; remove it and run `pam login`"
+        )
+    if hasattr(os, "geteuid") and mode & 0o022:
+        raise CliError(
+            f"{path} can be written by others (mode {mode:04o}), who could point pam at "
+            "their server: not used; chmod 600 it (and check its url)"
+        )
     if mode & 0o077:
         print(
             f"pam: warning: {path} is readable by others (mode {mode:04o}): chmod 600 it",
@@ -117,7 +132,10 @@ def _stored(path: Path) -> dict[str, str]:
 
 def load(env: Mapping[str, str] = os.environ) -> Config:
     """The URL and token to use: the environment's, else the file's."""
-    stored = _stored(config_path(env))
+    # Both in the environment: the file is not read (nor its owner and mode held
+    # against a run that does not use it).
+    both = env.get("PAM_URL") and env.get("PAM_TOKEN")
+    stored = {} if both else _stored(config_path(env))
     url = env.get("PAM_URL") or stored.get("url", "")
     token = env.get("PAM_TOKEN") or stored.get("token", "")
     if not url or not token:

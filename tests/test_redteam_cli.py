@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -267,3 +268,67 @@ def test_a_malformed_token_is_refused_without_being_shown_or_sent(hostile, home,
     for part in bad.split():
         assert part[4:] not in ran.err
     assert hostile.asked == []
+
+
+# --- the configuration file ----------------------------------------------------------------
+
+
+def write_config(home: dict[str, str], url: str, mode: int) -> Path:
+    path = config_file.config_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    path.write_text(json.dumps({"url": url, "token": TOKEN}))
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize("mode", [0o666, 0o620, 0o602])
+def test_a_config_file_others_can_write_is_not_trusted(hostile, home, mode):
+    """Whoever can write the file chooses the server the token (and the AWS CLI's
+    trust) goes to: refused, as ssh refuses such a config, naming the fix."""
+    accounts_listing(hostile)
+    path = write_config(home, hostile.url, mode)
+    line = one_line(pam("accounts", env=home))
+    assert str(path) in line and "chmod 600" in line
+    assert hostile.asked == []
+    # Not for the environment's URL: the file's token is still not used from it.
+    ran = pam("accounts", env={**home, "PAM_URL": hostile.url})
+    assert ran.code != 0 and hostile.asked == []
+    # With both in the environment the file is not read at all.
+    ran = pam("accounts", env={**home, "PAM_URL": hostile.url, "PAM_TOKEN": TOKEN})
+    assert ran.code == 0, ran.err
+
+
+def test_a_config_file_of_another_user_is_not_trusted(hostile, home, monkeypatch):
+    accounts_listing(hostile)
+    path = write_config(home, hostile.url, 0o600)
+    monkeypatch.setattr(config_file.os, "geteuid", lambda: path.stat().st_uid + 1)
+    line = one_line(pam("accounts", env=home))
+    assert str(path) in line and "owned by" in line
+    assert hostile.asked == []
+
+
+def test_a_private_config_file_works_and_one_readable_by_others_warns(hostile, home, capsys):
+    accounts_listing(hostile)
+    path = write_config(home, hostile.url, 0o600)
+    ran = pam("accounts", env=home)
+    assert (ran.code, ran.err, capsys.readouterr().err) == (0, "", "")
+    path.chmod(0o644)
+    ran = pam("accounts", env=home)
+    assert ran.code == 0 and "readable by others" in capsys.readouterr().err
+
+
+def test_login_never_follows_a_symlink_at_the_config_path(hostile, home, tmp_path):
+    """A link at config.json (to a file others read) is replaced, not written through:
+    the token lands only in a new 0600 file."""
+    hostile.answer("GET", "/api/v1/tokens/", [{"prefix": TOKEN[:12], "scope": "access"}])
+    elsewhere = tmp_path / "shared.txt"
+    elsewhere.write_text("")
+    elsewhere.chmod(0o644)
+    path = config_file.config_path(home)
+    path.parent.mkdir(parents=True)
+    path.symlink_to(elsewhere)
+    ran = pam("login", hostile.url, env=home, stdin=TOKEN + "\n")
+    assert ran.code == 0, ran.err
+    assert elsewhere.read_text() == ""
+    assert not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) == 0o600
