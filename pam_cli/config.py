@@ -60,7 +60,11 @@ def check_url(url: str) -> str:
     https only, but for loopback (a local demo): over plain http the token would cross
     the network readable by anyone on the path."""
     text = (url or "").strip()
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError as exc:  # "https://[::1": Invalid IPv6 URL
+        raise UsageError(f"URL {text!r}: {exc}") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise UsageError(f"URL {text!r}: give the server's address, like https://pam.example.com")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
@@ -147,11 +151,14 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
 def save(config: Config, env: Mapping[str, str] = os.environ) -> Path:
     """Write the file atomically: 0600 from creation (mkstemp), then renamed into place."""
     directory = config_dir(env)
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # An existing folder keeps whatever mode it had: tighten it (it holds only this).
-    os.chmod(directory, 0o700)
     path = directory / FILE_NAME
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".config.", suffix=".tmp")
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # An existing folder keeps whatever mode it had: tighten it (it holds only this).
+        os.chmod(directory, 0o700)
+        descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".config.", suffix=".tmp")
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as out:
             json.dump({"url": config.url, "token": config.token}, out, indent=2)

@@ -332,3 +332,27 @@ def test_login_never_follows_a_symlink_at_the_config_path(hostile, home, tmp_pat
     assert ran.code == 0, ran.err
     assert elsewhere.read_text() == ""
     assert not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+# --- bad input on the command line ---------------------------------------------------------
+
+
+def test_bad_input_is_one_line_naming_what_is_wrong(hostile, env, home, tmp_path):
+    accounts_listing(hostile)
+    # "²".isdigit() is True, and int("²") a ValueError: a name, then, that names nothing.
+    ran = pam("console", "²", env=env)
+    assert "no account '²'" in one_line(ran) and ran.code == 2
+    hostile.asked.clear()
+    for url in ("https://[::1", "https://pam.example.com:99999999"):
+        ran = pam("login", url, env=home, stdin=TOKEN + "\n")
+        assert "URL" in one_line(ran) and ran.code == 2
+        ran = pam("accounts", env={**home, "PAM_URL": url, "PAM_TOKEN": TOKEN})
+        assert "URL" in one_line(ran)
+    assert hostile.asked == []
+    # Where the config folder should be, a file: login says it cannot write there.
+    hostile.answer("GET", "/api/v1/tokens/", [])
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "pam").write_text("")
+    ran = pam("login", hostile.url, env={**home, "XDG_CONFIG_HOME": str(blocked)}, stdin=TOKEN)
+    assert "cannot write" in one_line(ran)
