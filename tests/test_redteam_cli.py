@@ -334,6 +334,34 @@ def test_login_never_follows_a_symlink_at_the_config_path(hostile, home, tmp_pat
     assert not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
+# --- odd answers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "method", "path", "body"),
+    [
+        (["accounts"], "GET", "/api/v1/accounts/", [1, 2]),
+        (["accounts"], "GET", "/api/v1/accounts/", {"results": [{"id": "x"}]}),
+        (["accounts"], "GET", "/api/v1/accounts/", "a string"),
+        (["sessions"], "GET", "/api/v1/sessions/", [{"no": "id"}]),
+        (["console", "7"], "POST", "/api/v1/accounts/7/access/", []),
+        (["console", "7"], "POST", "/api/v1/accounts/7/access/", {"session_id": 1}),
+        (["revoke", "1", "--reason", "x"], "POST", "/api/v1/sessions/1/revoke/", [1]),
+        (["request", "7", "--reason", "r", "--duration", "1h"], "POST", "/api/v1/requests/", 7),
+    ],
+)
+def test_an_odd_answer_is_one_line_not_a_traceback(hostile, env, argv, method, path, body):
+    accounts_listing(hostile)
+    hostile.answer(method, path, body)
+    line = one_line(pam(*argv, env=env))
+    assert "answer" in line
+
+
+def test_login_with_an_odd_token_list_is_one_line(hostile, home):
+    hostile.answer("GET", "/api/v1/tokens/", ["not", "rows"])
+    one_line(pam("login", hostile.url, env=home, stdin=TOKEN + "\n"))
+
+
 # --- bad input on the command line ---------------------------------------------------------
 
 
