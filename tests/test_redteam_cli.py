@@ -384,3 +384,52 @@ def test_bad_input_is_one_line_naming_what_is_wrong(hostile, env, home, tmp_path
     (blocked / "pam").write_text("")
     ran = pam("login", hostile.url, env={**home, "XDG_CONFIG_HOME": str(blocked)}, stdin=TOKEN)
     assert "cannot write" in one_line(ran)
+
+
+# --- what holds ----------------------------------------------------------------------------
+
+
+def test_a_redirect_elsewhere_is_not_followed_and_the_token_stays_home(hostile, elsewhere, env):
+    hostile.answer(
+        "POST",
+        "/api/v1/accounts/7/credentials/",
+        b"",
+        302,
+        Location=f"{elsewhere.url}/api/v1/accounts/7/credentials/",
+    )
+    line = one_line(pam("credentials", "7", env=env))
+    assert "redirects to" in line and "pam login" in line
+    assert elsewhere.asked == []
+
+
+def test_a_next_page_elsewhere_is_read_from_the_server_itself(hostile, elsewhere, env):
+    hostile.answer("GET", "/api/v1/resources/", [{"id": 1, "name": "sandbox", "project": 1}])
+    hostile.answer("GET", "/api/v1/projects/", [{"id": 1, "name": "Demo"}])
+    hostile.answer(
+        "GET",
+        "/api/v1/accounts/",
+        {"results": [], "next": f"{elsewhere.url}/steal/?page=2"},
+    )
+    hostile.answer("GET", "/api/v1/accounts/?page=2", {"results": [], "next": None})
+    pam("accounts", env=env)
+    assert elsewhere.asked == []
+    assert all(path.startswith("/api/v1/") for _, path, _ in hostile.asked)
+
+
+def test_credentials_print_one_json_line_and_write_no_file(hostile, env, tmp_path):
+    keys = {
+        "Version": 1,
+        "AccessKeyId": "ASIAEXAMPLE000000000",
+        "SecretAccessKey": "secret/" + "s" * 33,
+        "SessionToken": "token" * 20,
+        "Expiration": "2030-01-01T00:00:00Z",
+        "Extra": "dropped",
+    }
+    hostile.answer("POST", "/api/v1/accounts/7/credentials/", keys)
+    before = sorted(tmp_path.rglob("*"))
+    ran = pam("credentials", "7", env=env)
+    assert ran.code == 0 and ran.err == ""
+    assert ran.out.count("\n") == 1
+    assert json.loads(ran.out) == {k: v for k, v in keys.items() if k != "Extra"}
+    assert sorted(tmp_path.rglob("*")) == before
+    assert [a[2] for a in hostile.asked] == [f"Bearer {TOKEN}"]
