@@ -65,6 +65,9 @@ def _app(server: Hostile) -> Callable:
         server.asked.append((method, path, environ.get("HTTP_AUTHORIZATION", "")))
         query = environ.get("QUERY_STRING", "")
         missing = (404, {}, b'{"detail":"x"}')
+        if len(server.asked) > 200:  # a command that loops ends here, not in a hang
+            missing = (503, {}, b'{"detail":"asked 200 times"}')
+            server.routes.clear()
         status, headers, body = server.routes.get(
             (method, f"{path}?{query}"), server.routes.get((method, path), missing)
         )
@@ -433,3 +436,23 @@ def test_credentials_print_one_json_line_and_write_no_file(hostile, env, tmp_pat
     assert json.loads(ran.out) == {k: v for k, v in keys.items() if k != "Extra"}
     assert sorted(tmp_path.rglob("*")) == before
     assert [a[2] for a in hostile.asked] == [f"Bearer {TOKEN}"]
+
+
+def test_a_next_page_that_loops_ends_in_one_line(hostile, env):
+    """A `next` link back to a page already read (a hostile server, or a broken proxy
+    answering the first page again) must not keep pam, or the AWS CLI waiting on
+    `pam credentials NAME`, reading the same rows forever."""
+    hostile.answer("GET", "/api/v1/resources/", [{"id": 1, "name": "sandbox", "project": 1}])
+    hostile.answer("GET", "/api/v1/projects/", [{"id": 1, "name": "Demo"}])
+    row = {"id": 7, "name": "readonly", "resource": 1, "granted": True}
+    hostile.answer("GET", "/api/v1/accounts/", {"results": [row], "next": f"{hostile.url}/?page=2"})
+    hostile.answer(
+        "GET", "/api/v1/accounts/?page=2", {"results": [row], "next": f"{hostile.url}/?page=1"}
+    )
+    hostile.answer(
+        "GET", "/api/v1/accounts/?page=1", {"results": [row], "next": f"{hostile.url}/?page=2"}
+    )
+    for argv in (["accounts"], ["credentials", "Demo/sandbox/readonly"]):
+        line = one_line(pam(*argv, env=env))
+        assert "page" in line
+    assert len(hostile.asked) < 20
