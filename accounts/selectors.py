@@ -60,7 +60,7 @@ def granted_account(
     The Access chain's grant check runs on every click, and the ORM took 1.6 ms to build
     and compile the queryset's two EXISTS subqueries and joins, and PostgreSQL longer to
     plan them than to run them (bench/access.py). Held to accounts_for_user by
-    tests/test_granted_account.py for every way a grant can name a person."""
+    tests/test_hot_path_sql.py for every way a grant can name a person."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
     try:

@@ -83,7 +83,8 @@ def resolve(api: Api, text: str) -> int:
     if it is not one you see); a name must match exactly one account you see, else a
     UsageError listing the candidates."""
     text = text.strip()
-    if text.isdigit():
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if text.isascii() and text.isdigit():
         return int(text)
     accounts = list_accounts(api)
     found = matches(accounts, text)

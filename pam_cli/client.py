@@ -17,6 +17,8 @@ from .errors import CliError
 # (connect, read) seconds. An Access runs two STS calls (and, for the console, the
 # federation endpoint) on the server: seconds, rarely more.
 TIMEOUT = (10, 90)
+# Pages of a list pam reads at most: 100,000 rows at the API's 100 a page.
+MAX_PAGES = 1000
 USER_AGENT = f"pam-cli/{__version__} (Python {platform.python_version()})"
 
 
@@ -146,7 +148,17 @@ class Api:
         another address, whatever the answer says."""
         query = dict(params or {})
         seen = 0
+        # A `next` back to a page already read would loop forever (and grow the list the
+        # caller builds): a hostile server, or a proxy answering the first page again.
+        read: set[frozenset] = set()
         while True:
+            page = frozenset(query.items())
+            if page in read or len(read) >= MAX_PAGES:
+                raise CliError(
+                    f"{self.url(path)}: the server's pages do not end (a next page that "
+                    f"was already read, or more than {MAX_PAGES} pages)"
+                )
+            read.add(page)
             data = self.get(path, query)
             rows = data.get("results", []) if isinstance(data, dict) else data
             for row in rows:

@@ -10,12 +10,14 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from . import config as config_file
 from .accounts import list_accounts, resolve
 from .client import Api, ApiError
+from .config import is_loopback
 from .errors import CliError, UsageError
-from .output import left, local_time, table
+from .output import Printable, left, local_time, table
 
 CREDENTIAL_KEYS = ("Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
 
@@ -26,6 +28,12 @@ class Context:
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
+
+    def __post_init__(self) -> None:
+        # Everything the command prints passes output.printable (escape sequences from
+        # the server are shown, not obeyed).
+        self.stdout = Printable(self.stdout)  # type: ignore[assignment]
+        self.stderr = Printable(self.stderr)  # type: ignore[assignment]
 
     def api(self) -> Api:
         return Api(config_file.load(self.env))
@@ -133,6 +141,34 @@ def accounts(args: argparse.Namespace, ctx: Context) -> int:
 # --- console -----------------------------------------------------------------------------
 
 
+def _signin_url(granted: Any) -> str:
+    """The answer's sign-in URL, if it is a web address to give the browser: https (http
+    only on loopback: the local demo's stand-in), printable, no spaces.
+
+    Python's webbrowser hands the URL to the browser command as an argument, so one
+    starting with "-" would be an option to the browser (CPython gh-143930, fixed only
+    after this 3.11); file: or javascript: would open what the server chose on this
+    computer; http elsewhere would carry the sign-in token readable on the way. The URL
+    is a credential: the refusal does not repeat it."""
+    url = granted.get("signin_url") if isinstance(granted, dict) else None
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        host = parts.hostname if parts else None
+    except ValueError:
+        host = None
+    if (
+        not host
+        or not (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host)))
+        or not url.isprintable()
+        or " " in url
+    ):
+        raise CliError(
+            "the server's answer holds no sign-in URL to open (an https address): "
+            "nothing was opened; is the URL `pam login` was given the PAM server's?"
+        )
+    return url
+
+
 def console(args: argparse.Namespace, ctx: Context) -> int:
     """Access: a one-time console sign-in URL, opened in the browser."""
     api = ctx.api()
@@ -145,7 +181,7 @@ def console(args: argparse.Namespace, ctx: Context) -> int:
     granted = _post(api, f"accounts/{account}/access/", body, _no_account(account))
     # A bearer credential for 15 minutes: to the browser, or with --print to stdout for
     # the person to paste; never to stderr or a log.
-    url = granted["signin_url"]
+    url = _signin_url(granted)
     where = " ".join(
         part for part in (granted.get("service") or "", granted.get("region") or "") if part
     )

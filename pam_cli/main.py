@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from . import __version__, commands
-from .errors import EXIT_USAGE, CliError
+from .errors import EXIT_FAILED, EXIT_USAGE, CliError
 
 EPILOG = """\
 ACCOUNT is an id (as `pam accounts` lists), or a name: account, resource/account or
@@ -127,6 +127,15 @@ def main(argv: Sequence[str] | None = None, ctx: commands.Context | None = None)
     except CliError as error:
         ctx.stderr.write(f"pam: {error.message}\n")
         return error.exit_code
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
+        # JSON of another shape than the API's (a field missing, a list for an object):
+        # the server is not the PAM server pam knows, or a hostile one. Its content is
+        # not repeated (nor the traceback's): only what kind of surprise it was.
+        ctx.stderr.write(
+            f"pam: the server's answer is not what pam {__version__} expects "
+            f"({type(error).__name__}): is the URL `pam login` was given the PAM server's?\n"
+        )
+        return EXIT_FAILED
     except KeyboardInterrupt:
         ctx.stderr.write("\n")
         return 130

@@ -6,6 +6,38 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
+# What a terminal obeys rather than shows: C0 controls but newline and tab (ESC starts
+# every escape sequence: clear the screen, set the title, write the clipboard with OSC
+# 52; CR overwrites the line), DEL, C1 controls (U+009B is a one-character CSI), and the
+# bidirectional controls that make text read other than it is (CVE-2021-42574). Account
+# descriptions are free text a project admin writes, and a server can say anything:
+# each is shown as its escape (\x1b), never acted on.
+_UNSHOWN = [*range(0x20), *range(0x7F, 0xA0)]
+_BIDI = [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_ESCAPED = {
+    **{c: f"\\x{c:02x}" for c in _UNSHOWN if chr(c) not in "\n\t"},
+    **{c: f"\\u{c:04x}" for c in _BIDI},
+}
+
+
+def printable(text: str) -> str:
+    return text.translate(_ESCAPED)
+
+
+class Printable:
+    """A text stream that writes only what printable() leaves: the command's stdout and
+    stderr (commands.Context), so no string from the server reaches the terminal raw.
+    JSON output (credential_process's, --json) is unchanged: json.dumps escapes these."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(printable(text))
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.stream, name)
+
 
 def table(out: TextIO, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Columns padded to their widest cell; the last one left as it is."""
