@@ -33,7 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-ADMIN_URL = os.environ.get("PAM_BENCH_ADMIN_DB", "postgres://postgres@127.0.0.1:5432/test")
+# The server's maintenance database: CREATE/DROP DATABASE run there, never in a database
+# another process (a test run) may be using.
+ADMIN_URL = os.environ.get("PAM_BENCH_ADMIN_DB", "postgres://postgres@127.0.0.1:5432/postgres")
 USERS, ACCOUNTS, DAYS = 2000, 50, 90
 DUE = 100_000
 
@@ -69,7 +71,7 @@ INSERT INTO sessions_app_consolesession (
     user_id, user_email, account_id, target_role_arn, resource_role_arn,
     role_session_name, duration_seconds, status, failure_step, error_code,
     error_message, client_ip, user_agent, assumed_role_arn, access_key_id,
-    assumed_role_id, revoked_by_name, revoke_reason, revocation_error,
+    assumed_role_id, revoked_by_name, revoke_reason, revocation_error, region, service,
     created_at, activated_at, expires_at, ended_at)
 SELECT u.id, u.email, a.id, a.target_role_arn, %(resource_arn)s,
        u.email, a.duration_seconds,
@@ -86,7 +88,7 @@ SELECT u.id, u.email, a.id, a.target_role_arn, %(resource_arn)s,
             ELSE 'arn:aws:sts::210987654321:assumed-role/' || a.name || '/' || u.email END,
        CASE WHEN s.failed THEN '' ELSE 'ASIA' || upper(substr(md5(s.g::text), 1, 16)) END,
        CASE WHEN s.failed THEN '' ELSE 'AROAEXAMPLE' || a.id || ':' || u.email END,
-       '', '', '',
+       '', '', '', '', '',
        s.created,
        CASE WHEN s.failed THEN NULL ELSE s.created + interval '400 ms' END,
        CASE WHEN s.failed THEN NULL
