@@ -240,7 +240,7 @@ def _expire_due(now: datetime, batch_size: int) -> int:
 
 # On PostgreSQL the batch's ids go as one array parameter: Django's IN (%s, ...) of
 # 5,000 values is parsed and planned value by value, which cost more than the writes
-# themselves (bench/history.py: the two statements took 4.0 s of a 6.3 s sweep; 1.0 s
+# themselves (bench/history.py: the two statements took 4.0 s of a 6.3 s sweep; 1.1 s
 # with an array). SQLite has no arrays and no such cost.
 _EXPIRE_SQL = (
     f"UPDATE {ConsoleSession._meta.db_table} SET status = %s, ended_at = %s "  # noqa: S608 (our own table)
