@@ -230,9 +230,10 @@ class ConsoleSession(models.Model):
         # its key, its INCLUDE or its WHERE: PostgreSQL then records an expiry as a
         # heap-only tuple (HOT) update, a new row version on the same page and no index
         # entry at all, where a change to any indexed column writes one entry in every
-        # index of the table (13 here). That is what lets the sweep record 100,000
-        # missed expiries in about a second (docs/benchmarks.md). The same page needs
-        # room for the new version: the table's fillfactor (migration 0012).
+        # index of the table (14 here, a partial one when its WHERE holds). That is
+        # what lets the sweep record 100,000 missed expiries in about a second
+        # (docs/benchmarks.md). The same page needs room for the new version: the
+        # table's fillfactor (migration 0012).
         # https://www.postgresql.org/docs/15/storage-hot.html
         # The status filters of the history read these indexes through status_q().
         indexes = [
@@ -240,7 +241,7 @@ class ConsoleSession(models.Model):
             models.Index(fields=["user", "-created_at"], name="session_user_created_idx"),
             models.Index(fields=["account", "-created_at"], name="session_account_created_idx"),
             # "Failed attempts on this account", the common ops question: the admin's
-            # (capped) count and both lists read it without touching the table.
+            # (capped) count and both lists read the failed rows only.
             models.Index(
                 fields=["account", "-created_at"],
                 condition=FAILED_CONDITION,
@@ -280,7 +281,7 @@ class ConsoleSession(models.Model):
 class LiveSession(models.Model):
     """The Console Sessions that may still be active, with their AWS expiry: one row per
     session, written with its activation (services.session_activate, in the same
-    transaction) and removed once its expiry is recorded (the expiry task, the sweep).
+    statement) and removed once its expiry is recorded (the expiry task, the sweep).
     The sweep finds the overdue expiries here, and "active" filters read through it.
 
     Why a table of its own: the sweep's question, "which active sessions are past
