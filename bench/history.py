@@ -4,11 +4,16 @@ Loads ROWS console sessions (default 1,000,000) across 50 accounts and 2,000 use
 90 days into a database of its own, then times, as medians of --runs runs in this
 process (Django's test client: server time, no network):
 
-- the admin session changelist, unfiltered and filtered by account and status;
-- an API list page with a filter, and with active_at=T;
+- the admin session changelist, unfiltered and filtered by account and status (failed;
+  the rare active and revoked; the common expired, whose capped count reads rows);
+- an API list page with a filter (failed, active, revoked on one account), and with
+  active_at=T;
 - a user's /sessions/ page;
 - the admin CSV export of every row (in a child process, for its peak RSS);
-- the expiry sweep over 100,000 due sessions.
+- the expiry sweep over 100,000 due sessions (median of 3).
+
+With --keep, the statistics are those the last run's sweeps left (taken while 100,000
+sessions were active): the plans after an outage, before autovacuum analyzes again.
 
     .venv/bin/python bench/history.py            # load (about a minute), then measure
     .venv/bin/python bench/history.py --keep     # reuse the loaded database next time
@@ -33,7 +38,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-ADMIN_URL = os.environ.get("PAM_BENCH_ADMIN_DB", "postgres://postgres@127.0.0.1:5432/test")
+# The server's maintenance database: CREATE/DROP DATABASE run there, never in a database
+# another process (a test run) may be using.
+ADMIN_URL = os.environ.get("PAM_BENCH_ADMIN_DB", "postgres://postgres@127.0.0.1:5432/postgres")
 USERS, ACCOUNTS, DAYS = 2000, 50, 90
 DUE = 100_000
 
@@ -69,11 +76,12 @@ INSERT INTO sessions_app_consolesession (
     user_id, user_email, account_id, target_role_arn, resource_role_arn,
     role_session_name, duration_seconds, status, failure_step, error_code,
     error_message, client_ip, user_agent, assumed_role_arn, access_key_id,
-    assumed_role_id, revoked_by_name, revoke_reason, revocation_error,
-    created_at, activated_at, expires_at, ended_at)
+    assumed_role_id, revoked_by_name, revoke_reason, revocation_error, region, service,
+    created_at, activated_at, expires_at, revoked_at, ended_at)
 SELECT u.id, u.email, a.id, a.target_role_arn, %(resource_arn)s,
        u.email, a.duration_seconds,
        CASE WHEN s.failed THEN 'failed'
+            WHEN s.revoked THEN 'revoked'
             WHEN s.created + make_interval(secs => a.duration_seconds) > now() THEN 'active'
             ELSE 'expired' END,
        CASE WHEN s.failed THEN (ARRAY['resource_role','target_role','federation'])[1 + s.g %% 3]
@@ -86,16 +94,20 @@ SELECT u.id, u.email, a.id, a.target_role_arn, %(resource_arn)s,
             ELSE 'arn:aws:sts::210987654321:assumed-role/' || a.name || '/' || u.email END,
        CASE WHEN s.failed THEN '' ELSE 'ASIA' || upper(substr(md5(s.g::text), 1, 16)) END,
        CASE WHEN s.failed THEN '' ELSE 'AROAEXAMPLE' || a.id || ':' || u.email END,
+       CASE WHEN s.revoked THEN 'ops@example.com' ELSE '' END,
+       CASE WHEN s.revoked THEN 'incident' ELSE '' END,
        '', '', '',
        s.created,
        CASE WHEN s.failed THEN NULL ELSE s.created + interval '400 ms' END,
        CASE WHEN s.failed THEN NULL
             ELSE s.created + interval '400 ms' + make_interval(secs => a.duration_seconds) END,
+       CASE WHEN s.revoked THEN least(s.created + interval '10 minutes', now()) END,
        CASE WHEN s.failed THEN s.created + interval '300 ms'
+            WHEN s.revoked THEN least(s.created + interval '10 minutes', now())
             WHEN s.created + make_interval(secs => a.duration_seconds) > now() THEN NULL
             ELSE s.created + make_interval(secs => a.duration_seconds + 20) END
 FROM (
-    SELECT g, user_n, account_n, failed,
+    SELECT g, user_n, account_n, failed, revoked,
            -- Working hours late today may lie ahead: those move back a day.
            CASE WHEN created >= now() THEN created - interval '1 day' ELSE created END
              AS created
@@ -105,6 +117,9 @@ FROM (
                1 + floor(%(users)s * power(random(), 1.2))::int AS user_n,
                1 + floor(%(accounts)s * power(random(), 1.5))::int AS account_n,
                random() < 0.08 AS failed,
+               -- Revoked sessions are rare: a few on the busiest account, so that
+               -- "revoked on one account" finds fewer than a page of them.
+               random() < 0.0002 AS revoked,
                -- Mostly working hours, on a uniform spread of days.
                CASE WHEN random() < 0.8
                     THEN date_trunc('day', now() - random() * make_interval(days => %(days)s))
@@ -164,11 +179,33 @@ def load(rows: int) -> None:
                 "rows": rows,
             },
         )
-    # VACUUM needs autocommit; it also fills the visibility map for index-only scans.
+        # The active ones are live, as their activation (services.session_activate)
+        # would have recorded them.
+        cursor.execute(LIVE_SQL)
+    vacuum()
+
+
+LIVE_SQL = (
+    "INSERT INTO sessions_app_livesession (session_id, expires_at) "
+    "SELECT id, expires_at FROM sessions_app_consolesession WHERE status = 'active' "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def vacuum() -> None:
+    """VACUUM ANALYZE the two tables (VACUUM needs autocommit). It also fills the
+    visibility map for index-only scans."""
+    from django.db import connection
+
     connection.ensure_connection()
+    autocommit = connection.connection.autocommit
     connection.connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE sessions_app_consolesession")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE sessions_app_consolesession")
+            cursor.execute("VACUUM ANALYZE sessions_app_livesession")
+    finally:
+        connection.connection.autocommit = autocommit
 
 
 # --- measuring -------------------------------------------------------------------
@@ -202,11 +239,13 @@ def explain(title: str, sql: str, params: tuple = ()) -> None:
         print(f"#   {line}")
 
 
-def main_query(queries: list[dict], contains: str) -> str:
-    """The captured statement on the session table that matches `contains`."""
+def main_query(
+    queries: list[dict], contains: str, table: str = "sessions_app_consolesession"
+) -> str:
+    """The captured statement on `table` that matches `contains`."""
     for query in queries:
         sql = query["sql"]
-        if "sessions_app_consolesession" in sql and contains in sql:
+        if table in sql and contains in sql:
             return sql
     raise LookupError(contains)
 
@@ -244,6 +283,20 @@ def measure(runs: int) -> None:
     )
     total = ConsoleSession.objects.count()
     print(f"# {total} console sessions; busiest user has {busiest[1]}; medians of {runs} runs")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_relation_size(oid) / 8192, pg_relation_size(oid) >> 20, reloptions "
+            "FROM pg_class WHERE relname = 'sessions_app_consolesession'"
+        )
+        pages, megabytes, options = cursor.fetchone()
+        cursor.execute(
+            "SELECT status, count(*) FROM sessions_app_consolesession "
+            "WHERE account_id = %s GROUP BY status ORDER BY status",
+            [account_id],
+        )
+        statuses = ", ".join(f"{n} {status}" for status, n in cursor.fetchall())
+    print(f"# table: {pages} pages ({megabytes} MB), options {options}")
+    print(f"# busiest account {account_id}: {statuses}")
     print(f"python_loop_calibration: {calibration_ms():.0f} ms (1e6 additions; lower is faster)")
 
     def client_for(user: User) -> Client:
@@ -268,10 +321,20 @@ def measure(runs: int) -> None:
     )
     api_filter = f"/api/v1/sessions/?account={account_id}&status=failed"
     api_active = "/api/v1/sessions/?active_at=" + instant.isoformat().replace("+00:00", "Z")
+    # No index holds `status` (sessions_app/models.py): the rare statuses on the busiest
+    # account, where a page of matches is not met early by walking the account's rows,
+    # and the common one, where the admin's capped count reads the rows themselves.
+    by_status = f"{changelist}?account__id__exact={account_id}&status__exact="
+    api_by_status = f"/api/v1/sessions/?account={account_id}&status="
     pages = [
         ("admin_changelist_unfiltered", as_admin, changelist, 150),
         ("admin_changelist_account_status", as_admin, filtered, 150),
+        ("admin_changelist_account_active", as_admin, by_status + "active", 150),
+        ("admin_changelist_account_revoked", as_admin, by_status + "revoked", 150),
+        ("admin_changelist_account_expired", as_admin, by_status + "expired", 150),
         ("api_sessions_filtered", as_ops, api_filter, 50),
+        ("api_sessions_account_active", as_ops, api_by_status + "active", 50),
+        ("api_sessions_account_revoked", as_ops, api_by_status + "revoked", 50),
         ("api_sessions_active_at", as_ops, api_active, 50),
         ("user_sessions_page", as_member, "/sessions/", 50),
     ]
@@ -320,17 +383,35 @@ def measure(runs: int) -> None:
         "admin changelist, account and status",
         main_query(captured["admin_changelist_account_status"], "LIMIT 50"),
     )
+    explain(
+        "admin changelist, account and expired: the capped count",
+        main_query(captured["admin_changelist_account_expired"], "COUNT"),
+    )
     explain("API, account and status", main_query(captured["api_sessions_filtered"], "LIMIT"))
+    explain("API, account and active", main_query(captured["api_sessions_account_active"], "LIMIT"))
+    explain(
+        "API, account and revoked", main_query(captured["api_sessions_account_revoked"], "LIMIT")
+    )
     explain("API, active_at", main_query(captured["api_sessions_active_at"], "LIMIT"))
     explain("user /sessions/", main_query(captured["user_sessions_page"], "LIMIT"))
     make_due(DUE)
-    explain("sweep, one batch", main_query(sweep_queries, "SKIP LOCKED"))
+    explain(
+        "sweep, one batch: the due LiveSession rows",
+        main_query(sweep_queries, "SKIP LOCKED", table="sessions_app_livesession"),
+    )
     sessions_sweep()
 
 
 def make_due(count: int) -> int:
-    """Turn `count` expired sessions back into active ones whose expiry is past and
-    unrecorded, as after a day without workers."""
+    """Turn the newest `count` expired sessions back into active ones whose expiry is
+    past and unrecorded, with their LiveSession rows, as after a day without workers.
+
+    Then VACUUM, as autovacuum would have run in that day: the activations that made
+    those sessions active were hours ago, and the row versions they left behind were
+    long cleaned away. Without it, the old versions this UPDATE leaves are still on the
+    pages when the sweep comes a second later, and whether the sweep's own versions fit
+    beside them would depend on whether anything (an autovacuum ANALYZE) holds a
+    snapshot from before this UPDATE at that moment."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -341,7 +422,8 @@ def make_due(count: int) -> int:
             [count],
         )
         made = cursor.rowcount
-        cursor.execute("ANALYZE sessions_app_consolesession")
+        cursor.execute(LIVE_SQL)
+    vacuum()
     return made
 
 

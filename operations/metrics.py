@@ -70,7 +70,7 @@ def _access_attempts() -> Iterator[Metric]:
 
 def _live_sessions() -> Iterator[Metric]:
     now = timezone.now()
-    live = ConsoleSession.objects.filter(status=Status.ACTIVE).aggregate(
+    live = ConsoleSession.objects.active().aggregate(
         active=Count("id", filter=Q(expires_at__gt=now)),
         oldest_overdue=Min("expires_at", filter=Q(expires_at__lte=now)),
     )

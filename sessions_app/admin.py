@@ -68,6 +68,17 @@ class UnderFilter(admin.SimpleListFilter):
         return queryset
 
 
+class StatusFilter(admin.ChoicesFieldListFilter):
+    """Django's status choices and parameter (status__exact), filtered through
+    with_status(): no index holds `status` (see ConsoleSession.Meta)."""
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        values = self.used_parameters.get(self.lookup_kwarg) or []
+        if len(self.used_parameters) == 1 and len(values) == 1 and values[0] in Status.values:
+            return queryset.with_status(values[0])
+        return super().queryset(request, queryset)
+
+
 class CappedCountPaginator(Paginator):
     """Counts at most CAP rows. COUNT(*) over millions of sessions takes seconds; a
     LIMITed count reads CAP index entries. Pages past the cap are reached by filtering
@@ -147,7 +158,7 @@ class ConsoleSessionAdmin(RestrictedAdmin):
         "client_ip",
     ]
     list_filter = [
-        "status",
+        ("status", StatusFilter),
         "kind",
         UnderFilter,
         "failure_step",

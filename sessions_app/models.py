@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -52,6 +54,72 @@ class ConsoleSessionQuerySet(RestrictedQuerySet):
         """Everyone sees their own history; ops (view_consolesession) see everyone's."""
         return self.filter(user=user)
 
+    def active(self) -> ConsoleSessionQuerySet:
+        """The sessions active now, found through LiveSession (a few hundred rows): no
+        index of this table holds `status` (see ConsoleSession.Meta)."""
+        return self.filter(status_q(Status.ACTIVE))
+
+    def with_status(self, status: str) -> ConsoleSessionQuerySet:
+        """`status = <status>`, written so that the database can use an index: every
+        status filter of the history (the API, the admin, the `sessions` command) comes
+        here."""
+        return self.filter(status_q(status))
+
+
+def status_q(status: str) -> models.Q:
+    """`status = <status>` and what each status implies about the columns the indexes
+    do hold, so that the database reads the few matching rows from a partial index
+    instead of filtering the whole history (or an account's) row by row.
+
+    Each implication holds by the transitions in services.py and revocation.py: a row
+    leaves `pending` by its activation (activated_at set) or its failure (failure_step
+    set, never empty); a revocation sets revoked_at; an active session has its
+    LiveSession row from its activation until after it ends. Statuses the history is
+    mostly made of (expired) need no help.
+    """
+    q = models.Q(status=status)
+    if status == Status.PENDING:
+        return q & PENDING_CONDITION
+    if status == Status.FAILED:
+        return q & FAILED_CONDITION
+    if status == Status.REVOKED:
+        return q & REVOKED_CONDITION
+    if status == Status.ACTIVE:
+        return q & models.Q(IsLive(models.F("pk")))
+    return q
+
+
+class IsLive(models.Func):
+    """True for a Console Session that has a LiveSession row."""
+
+    conditional = True
+    output_field = models.BooleanField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        template = f"%(expressions)s IN ({_live_ids()})"
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        # id = ANY(ARRAY(...)): the few hundred ids are read once (an InitPlan), then
+        # the sessions by primary key, whatever the planner believes about how many
+        # sessions are active. As a join or IN (SELECT ...), an estimate from an
+        # ANALYZE taken during an outage (thousands active) had it walk the whole
+        # history backwards for a page of them: 0.5 s at a million rows instead of 5 ms
+        # (bench/history.py).
+        template = f"%(expressions)s = ANY(ARRAY({_live_ids()}))"
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+
+def _live_ids() -> str:
+    return f"SELECT session_id FROM {LiveSession._meta.db_table}"  # noqa: S608 (our own table)
+
+
+# The conditions of the partial indexes below: each names columns that the expiry (the
+# one transition that happens in bulk) leaves alone.
+PENDING_CONDITION = models.Q(activated_at__isnull=True, failure_step="")
+FAILED_CONDITION = ~models.Q(failure_step="")
+REVOKED_CONDITION = models.Q(revoked_at__isnull=False)
+
 
 class ConsoleSession(models.Model):
     """One row per Access attempt, whatever happened, but for refusals past the rate
@@ -67,8 +135,8 @@ class ConsoleSession(models.Model):
 
     # No single-column indexes on the two foreign keys: the (user, created_at) and
     # (account, created_at) indexes below lead with them and serve the same lookups.
-    # Every index costs each status change (the sweep rewrites up to thousands of rows a
-    # minute after an outage), so none is kept twice.
+    # Every index costs each insert and each activation (an expiry touches none: see
+    # Meta), so none is kept twice.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -158,24 +226,37 @@ class ConsoleSession(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         permissions = [("revoke_consolesession", "Can revoke anyone's console sessions")]
+        # No index holds `status` or `ended_at`, the two columns the expiry changes, in
+        # its key, its INCLUDE or its WHERE: PostgreSQL then records an expiry as a
+        # heap-only tuple (HOT) update, a new row version on the same page and no index
+        # entry at all, where a change to any indexed column writes one entry in every
+        # index of the table (14 here, a partial one when its WHERE holds). That is
+        # what lets the sweep record 100,000 missed expiries in about a second
+        # (docs/benchmarks.md). The same page needs room for the new version: the
+        # table's fillfactor (migration 0012).
+        # https://www.postgresql.org/docs/15/storage-hot.html
+        # The status filters of the history read these indexes through status_q().
         indexes = [
             models.Index(fields=["created_at"], name="session_created_idx"),
             models.Index(fields=["user", "-created_at"], name="session_user_created_idx"),
             models.Index(fields=["account", "-created_at"], name="session_account_created_idx"),
             # "Failed attempts on this account", the common ops question: the admin's
-            # (capped) count and both lists read it without touching the table.
+            # (capped) count and both lists read the failed rows only.
             models.Index(
-                fields=["account", "status", "-created_at"], name="session_account_status_idx"
+                fields=["account", "-created_at"],
+                condition=FAILED_CONDITION,
+                name="session_account_failed_idx",
             ),
-            # The sweep: active rows past expires_at (a partial index: it holds only the
-            # sessions active now, a few hundred rows), pending rows past the timeout
-            # (with the status filter of the admin and the API).
+            # Pending rows: a handful (requests in flight), and those of crashed
+            # requests that the sweep fails.
             models.Index(
-                fields=["expires_at"],
-                condition=models.Q(status="active"),
-                name="session_active_expires_idx",
+                fields=["created_at"], condition=PENDING_CONDITION, name="session_pending_idx"
             ),
-            models.Index(fields=["status", "created_at"], name="session_status_created_idx"),
+            # Revoked sessions: rare, so "revoked" (on one account or all) never walks
+            # the history looking for them.
+            models.Index(
+                fields=["created_at"], condition=REVOKED_CONDITION, name="session_revoked_idx"
+            ),
             # "Who held access at T": activated_at <= T < expires_at, where a session
             # lasts at most 1 hour, so the scan is the hour before T on this index.
             models.Index(fields=["activated_at"], name="session_activated_idx"),
@@ -195,6 +276,42 @@ class ConsoleSession(models.Model):
         if self.status != Status.ACTIVE or self.expires_at is None:
             return None
         return max(0.0, (self.expires_at - timezone.now()).total_seconds())
+
+
+class LiveSession(models.Model):
+    """The Console Sessions that may still be active, with their AWS expiry: one row per
+    session, written with its activation (services.session_activate, in the same
+    statement) and removed once its expiry is recorded (the expiry task, the sweep).
+    The sweep finds the overdue expiries here, and "active" filters read through it.
+
+    Why a table of its own: the sweep's question, "which active sessions are past
+    their expiry", needs an index whose content changes when an expiry is recorded,
+    and any such index on ConsoleSession would make every expiry write an entry in all
+    of that table's indexes (see ConsoleSession.Meta). Here a recorded expiry is one
+    small row deleted.
+
+    A row may outlive its session's `active` status (a revocation does not remove it);
+    the sweep removes it once its expiry has passed. So: every active session has a row
+    here, and a row here says nothing more than "maybe active, check the session".
+    """
+
+    session = models.OneToOneField(
+        ConsoleSession,
+        primary_key=True,
+        # Sessions are never deleted while live (access.py removes only a pending row,
+        # which has none); DO_NOTHING keeps that delete a single statement.
+        on_delete=models.DO_NOTHING,
+        related_name="live",
+    )
+    # The session's expires_at, copied when it is written once, at activation. Null
+    # only for rows written outside the services (test fixtures): never due.
+    expires_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="live_session_expires_idx")]
+
+    def __str__(self) -> str:
+        return f"console session #{self.session_id} live until {self.expires_at}"
 
 
 class RevocationState(models.TextChoices):

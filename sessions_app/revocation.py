@@ -297,8 +297,8 @@ def _record_success(rows: list[Revocation], now: datetime) -> None:
         if row.state == RevocationState.WRITTEN:
             continue
         Revocation.objects.filter(pk=row.pk).update(state=RevocationState.WRITTEN, error="")
-        covered = ConsoleSession.objects.filter(
-            status=Status.ACTIVE, target_role_arn=row.target_role_arn, activated_at__lt=row.before
+        covered = ConsoleSession.objects.active().filter(
+            target_role_arn=row.target_role_arn, activated_at__lt=row.before
         )
         if row.user_id:
             # IAM now denies every session with this aws:userid issued before the time:

@@ -88,8 +88,8 @@ def sessions_losing_access() -> QuerySet[ConsoleSession]:
         | Q(access_request__ends_at__lte=timezone.now())
     )
     return (
-        ConsoleSession.objects.filter(
-            status=Status.ACTIVE,
+        ConsoleSession.objects.active()
+        .filter(
             account__resource__allow_revocation=True,
             # Past its AWS expiry nothing is alive to revoke (the expiry task records it).
             expires_at__gt=timezone.now(),

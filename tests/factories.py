@@ -9,7 +9,7 @@ from factory.django import DjangoModelFactory
 
 from accounts.models import AccountGrant, PamAccount
 from resources.models import AwsIamResource, Project, ProjectRole
-from sessions_app.models import ConsoleSession
+from sessions_app.models import ConsoleSession, FailureStep, LiveSession, Status
 
 CUSTOMER_ACCOUNT = "111122223333"
 RESOURCE_ROLE_ARN = f"arn:aws:iam::{CUSTOMER_ACCOUNT}:role/pam-resource"
@@ -75,6 +75,7 @@ class GrantFactory(DjangoModelFactory):
 class ConsoleSessionFactory(DjangoModelFactory):
     class Meta:
         model = ConsoleSession
+        skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory)
     user_email = factory.LazyAttribute(lambda s: s.user.email)
@@ -83,6 +84,18 @@ class ConsoleSessionFactory(DjangoModelFactory):
     resource_role_arn = factory.LazyAttribute(lambda s: s.account.resource.resource_role_arn)
     role_session_name = factory.LazyAttribute(lambda s: s.user_email)
     duration_seconds = 1800
+    status = Status.PENDING
+    # A failed row always says where it stopped (services.session_fail), and the status
+    # filter relies on it (models.status_q).
+    failure_step = factory.LazyAttribute(
+        lambda s: FailureStep.TARGET_ROLE if s.status == Status.FAILED else ""
+    )
+
+    @factory.post_generation
+    def live_row(obj, create, extracted, **kwargs):
+        """An active session has its LiveSession row, as session_activate writes it."""
+        if create and obj.status == Status.ACTIVE:
+            LiveSession.objects.create(session=obj, expires_at=obj.expires_at)
 
 
 class ProjectRoleFactory(DjangoModelFactory):

@@ -18,10 +18,15 @@ from .celery_helpers import published
 from .factories import ConsoleSessionFactory
 
 
-def active_session(**kwargs):
+def active_session(*, expires_at=None, **kwargs):
+    """As activated: expires_at (AWS's) is written once, with the LiveSession row the
+    sweep reads; an overdue session is made with its expiry in the past."""
     now = timezone.now()
     return ConsoleSessionFactory(
-        status=Status.ACTIVE, activated_at=now, expires_at=now + timedelta(minutes=30), **kwargs
+        status=Status.ACTIVE,
+        activated_at=now,
+        expires_at=expires_at or now + timedelta(minutes=30),
+        **kwargs,
     )
 
 
@@ -98,8 +103,7 @@ def test_nothing_is_published_before_the_row_is_committed(client, federation, ac
 
 def test_the_sweep_catches_up_on_overdue_expiries_and_crashed_requests(db):
     now = timezone.now()
-    overdue = active_session()
-    ConsoleSession.objects.filter(pk=overdue.pk).update(expires_at=now - timedelta(seconds=1))
+    overdue = active_session(expires_at=now - timedelta(seconds=1))
     running = active_session()
     crashed = ConsoleSessionFactory(status=Status.PENDING, created_at=now - timedelta(minutes=6))
     in_flight = ConsoleSessionFactory(status=Status.PENDING, created_at=now - timedelta(seconds=30))
@@ -131,8 +135,7 @@ def test_the_sweep_works_in_bounded_batches(db, settings):
     settings.PAM_SWEEP_BATCH_SIZE = 3
     past = timezone.now() - timedelta(minutes=1)
     for _ in range(7):
-        active_session()
-    ConsoleSession.objects.update(expires_at=past)
+        active_session(expires_at=past)
 
     with CaptureQueriesContext(connection) as queries:
         result = services.sessions_sweep()
