@@ -253,6 +253,8 @@ SECURE_SSL_REDIRECT = PAM_HTTPS and env.bool("SECURE_SSL_REDIRECT", default=True
 # Load balancers probe over plain HTTP inside the network; the answer holds nothing.
 # The probes are answered over plain HTTP inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Django's database store, its read written out (pam_project/sessions.py).
+SESSION_ENGINE = "pam_project.sessions"
 SESSION_COOKIE_SECURE = PAM_HTTPS
 CSRF_COOKIE_SECURE = PAM_HTTPS
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600) if PAM_HTTPS else 0

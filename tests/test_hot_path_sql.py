@@ -178,3 +178,37 @@ def test_granted_account_reads_the_logout_first_preference(account, bob, prefere
         Preferences.objects.create(user=bob, logout_first=preference)
     Preferences.objects.create(user=UserFactory(), logout_first=True)  # someone else's
     assert granted_account(bob, account.pk).logout_first is logout_first(bob) is bool(preference)
+
+
+def test_the_session_store_reads_what_djangos_reads(bob):
+    from datetime import timedelta as td
+
+    from django.contrib.sessions.backends.db import SessionStore as DjangoStore
+
+    from pam_project.sessions import SessionStore
+
+    live = SessionStore()
+    live["_auth_user_id"] = str(bob.pk)
+    live.save()
+    stale = SessionStore()
+    stale["x"] = 1
+    stale.save()
+    stale_row = stale.model.objects.get(session_key=stale.session_key)
+    stale_row.expire_date = timezone.now() - td(seconds=1)
+    stale_row.save()
+    keys = [live.session_key, stale.session_key, "x" * 40, "short", None]
+    for key in keys:
+        ours, theirs = SessionStore(key), DjangoStore(key)
+        assert ours.load() == theirs.load(), key
+        assert ours.session_key == theirs.session_key, key  # unknown keys are forgotten
+    assert SessionStore(live.session_key).load() == {"_auth_user_id": str(bob.pk)}
+    assert SessionStore(stale.session_key).load() == {}
+
+
+def test_a_signed_in_person_stays_signed_in_until_the_session_expires(client, bob):
+    from django.contrib.sessions.models import Session
+
+    client.force_login(bob)
+    assert client.get("/").status_code == 200
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    assert client.get("/").status_code == 302  # expired: signed out, to the login page
