@@ -17,8 +17,6 @@ Prints `name: value unit (target ...)` lines. PAM_BENCH_ADMIN_DB names the serve
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import statistics
 import sys
 import time
@@ -27,7 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-ADMIN_URL = os.environ.get("PAM_BENCH_ADMIN_DB", "postgres://postgres@127.0.0.1:5432/test")
+
+from bench import benchdb  # noqa: E402
+
 PROJECTS, RESOURCES_PER_PROJECT = 10, 2
 FAVOURITES, ATTEMPTS, LIVE = 5, 20, 2
 # The page's statements, whatever the number of accounts: the signed-in session and its
@@ -38,27 +38,10 @@ EXPECTED_QUERIES = 8
 
 
 def configure(database: str) -> None:
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "pam_project.settings",
-            "DATABASE_URL": re.sub(r"/[^/]*$", f"/{database}", ADMIN_URL),
-            "CELERY_BROKER_URL": "memory://",
-            "DEBUG": "false",
-            "SECRET_KEY": "bench-accounts-not-a-secret-" + "x" * 32,
-            "ALLOWED_HOSTS": "testserver",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    import django
-
-    django.setup()
+    benchdb.configure(database, "accounts")
 
 
-def admin_sql(statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(ADMIN_URL.replace("postgres://", "postgresql://"), autocommit=True) as c:
-        c.execute(statement)
+admin_sql = benchdb.admin_sql
 
 
 def build(accounts: int, *, username: str = "bench-member"):  # noqa: ANN201 (a User)

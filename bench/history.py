@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import resource
 import statistics
 import subprocess
@@ -38,35 +37,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-# The server's maintenance database: CREATE/DROP DATABASE run there, never in a database
-# another process (a test run) may be using.
-ADMIN_URL = os.environ.get("PAM_BENCH_ADMIN_DB", "postgres://postgres@127.0.0.1:5432/postgres")
+
+from bench import benchdb  # noqa: E402
+
 USERS, ACCOUNTS, DAYS = 2000, 50, 90
 DUE = 100_000
 
 
 def configure(database: str) -> None:
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "pam_project.settings",
-            "DATABASE_URL": re.sub(r"/[^/]*$", f"/{database}", ADMIN_URL),
-            "CELERY_BROKER_URL": "memory://",
-            "DEBUG": "false",
-            "SECRET_KEY": "bench-history-not-a-secret-" + "x" * 32,
-            "ALLOWED_HOSTS": "testserver",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    import django
-
-    django.setup()
+    benchdb.configure(database, "history")
 
 
-def admin_sql(statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(ADMIN_URL.replace("postgres://", "postgresql://"), autocommit=True) as c:
-        c.execute(statement)
+admin_sql = benchdb.admin_sql
 
 
 # --- loading ---------------------------------------------------------------------
