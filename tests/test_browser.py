@@ -63,11 +63,13 @@ def browser() -> Browser:
     del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
-def checked_context(browser: Browser) -> Iterator[BrowserContext]:
+def checked_context(
+    browser: Browser, viewport: dict[str, int] | None = None
+) -> Iterator[BrowserContext]:
     """A browser context (its own cookies: one person) whose pages must work under the
     strict Content-Security-Policy: any violation the browser reports (a blocked inline
     script or style, a foreign origin) fails the test at the end."""
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 860})
     context.set_default_timeout(15_000)
     violations: list[str] = []
     context.on(

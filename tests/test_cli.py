@@ -29,39 +29,21 @@ from accounts import services as account_services
 from accounts.models import AccountGrant, PamAccount
 from accounts.tokens import token_create
 from audit.models import AuditEvent
-from pam_demo import seed, standins
+from pam_demo import seed
 from pam_demo.aws_standin import revocation_denial
 from resources.aws import iam, sts
 from sessions_app.models import ConsoleSession, Kind, Status
 
+from . import test_browser as _browser
 from .factories import AccountFactory, ResourceFactory
 
 ROOT = Path(__file__).resolve().parent.parent
+# STS/IAM (moto) and the federation endpoint on loopback, test_browser.py's fixture: the
+# live server's Access goes through them over HTTP.
+aws_standins = _browser.aws_standins
 READONLY = "Demo/sandbox/readonly"
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def aws_standins(settings, monkeypatch):
-    """STS/IAM (moto) and the federation endpoint on loopback, as tests/test_browser.py
-    runs them: the live server's Access goes through them over HTTP."""
-    running = standins.start()
-    for name, value in {
-        "AWS_ENDPOINT_URL_STS": running.aws.url,
-        "AWS_ENDPOINT_URL_IAM": running.aws.url,
-        "AWS_ACCESS_KEY_ID": "AKIACLITESTS00000000",
-        "AWS_SECRET_ACCESS_KEY": "cli-tests",
-    }.items():
-        monkeypatch.setenv(name, value)
-    sts.reset()
-    settings.PAM_SIGNIN_URL = running.federation.url
-    settings.PAM_PUBLIC_URL = ""
-    yield running
-    # moto keeps its state per process: the next test starts from an empty AWS.
-    requests.post(f"{running.aws.url}/moto-api/reset", timeout=5)
-    running.stop()
-    sts.reset()
 
 
 @pytest.fixture

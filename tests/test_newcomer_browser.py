@@ -37,18 +37,7 @@ PHONE = {"width": 390, "height": 844}
 @pytest.fixture
 def phone(browser: Browser) -> Iterator[BrowserContext]:
     """A CSP-checked context as wide as a phone (pages it opens in new tabs are too)."""
-    context = browser.new_context(viewport=PHONE)
-    context.set_default_timeout(15_000)
-    violations: list[str] = []
-    context.on(
-        "console",
-        lambda message: (
-            violations.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
-    yield context
-    context.close()
-    assert violations == []
+    yield from _browser.checked_context(browser, viewport=PHONE)
 
 
 def no_sideways_scroll(page: Page) -> None:
