@@ -132,16 +132,7 @@ def build(accounts: int, *, username: str = "bench-member"):  # noqa: ANN201 (a 
     return member
 
 
-def calibration_ms() -> float:
-    """A fixed pure-Python loop: how fast this machine is right now (see docs/benchmarks.md)."""
-    samples = []
-    for _ in range(5):
-        started = time.perf_counter()
-        total = 0
-        for n in range(1_000_000):
-            total += n * n
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+calibration_ms = benchdb.calibration_ms
 
 
 def measure(member, runs: int, accounts: int) -> None:  # noqa: ANN001 (a User)

@@ -1,10 +1,13 @@
-"""What the benchmarks that build their own database share: where they create it, and
-Django configured against it (production settings, DEBUG off, quiet logs)."""
+"""What the benchmarks that build their own database share: where they create it, Django
+configured against it (production settings, DEBUG off, quiet logs), and how fast the
+machine is right now."""
 
 from __future__ import annotations
 
 import os
 import re
+import statistics
+import time
 
 # The server's maintenance database: CREATE/DROP DATABASE run there, never in a database
 # another process (a test run) may be using.
@@ -34,3 +37,17 @@ def admin_sql(statement: str) -> None:
 
     with psycopg.connect(ADMIN_URL.replace("postgres://", "postgresql://"), autocommit=True) as c:
         c.execute(statement)
+
+
+def calibration_ms() -> float:
+    """A fixed pure-Python loop: how fast this machine is right now, to read the other
+    figures against (machines of the same kind have differed two-fold between days; see
+    docs/benchmarks.md)."""
+    samples = []
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for n in range(1_000_000):
+            total += n * n
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)

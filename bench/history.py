@@ -193,17 +193,7 @@ def vacuum() -> None:
 # --- measuring -------------------------------------------------------------------
 
 
-def calibration_ms() -> float:
-    """A fixed pure-Python loop: how fast this machine is right now, to read the other
-    figures against (machines of the same kind have differed two-fold between days)."""
-    samples = []
-    for _ in range(5):
-        started = time.perf_counter()
-        total = 0
-        for n in range(1_000_000):
-            total += n * n
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+calibration_ms = benchdb.calibration_ms
 
 
 def report(name: str, value: float, unit: str, target: str) -> None:
