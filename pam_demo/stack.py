@@ -64,6 +64,30 @@ def wait_for_port(port: int, proc: subprocess.Popen, seconds: float = 60) -> Non
     raise RuntimeError(f"nothing listens on {port} after {seconds} s")
 
 
+def sign_in(url: str, username: str, password: str, timeout: float = 30) -> requests.Session:
+    """A requests Session signed in at `url` through the login form, as a browser would."""
+    session = requests.Session()
+    session.get(f"{url}/login/", timeout=timeout)
+    response = session.post(
+        f"{url}/login/",
+        data={
+            "username": username,
+            "password": password,
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+            "next": "/",
+        },
+        headers={"Referer": f"{url}/login/"},
+        allow_redirects=False,
+        timeout=timeout,
+    )
+    if response.status_code != 302:
+        raise RuntimeError(f"could not sign in {username}: {response.status_code}")
+    # Drop the keep-alive connection: gunicorn closes it after 2 idle seconds, and a
+    # later POST on it would fail on the client's side.
+    session.close()
+    return session
+
+
 @dataclass
 class LiveStack:
     users: int = 20
@@ -197,26 +221,7 @@ class LiveStack:
         self.sessions = [self.sign_in(f"load{n}", password) for n in range(self.users)]
 
     def sign_in(self, username: str, password: str) -> requests.Session:
-        session = requests.Session()
-        session.get(f"{self.url}/login/", timeout=10)
-        response = session.post(
-            f"{self.url}/login/",
-            data={
-                "username": username,
-                "password": password,
-                "csrfmiddlewaretoken": session.cookies["csrftoken"],
-                "next": "/",
-            },
-            headers={"Referer": f"{self.url}/login/"},
-            allow_redirects=False,
-            timeout=10,
-        )
-        if response.status_code != 302:
-            raise RuntimeError(f"could not sign in {username}: {response.status_code}")
-        # Drop the keep-alive connection: gunicorn closes it after 2 idle seconds, and a
-        # later POST on it would fail on the client's side.
-        session.close()
-        return session
+        return sign_in(self.url, username, password)
 
     def access(self, session: requests.Session) -> requests.Response:
         """One Access, as the button does it (POST with the CSRF token)."""

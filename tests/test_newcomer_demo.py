@@ -28,6 +28,8 @@ import boto3
 import pytest
 import requests
 
+from pam_demo import stack
+
 ROOT = Path(__file__).resolve().parent.parent
 RULE = "=" * 72
 TRUST = {
@@ -113,21 +115,7 @@ def demo_run(tmp_path) -> Iterator:
 
 
 def sign_in_and_access(base: str, username: str, password: str) -> requests.Response:
-    session = requests.Session()
-    session.get(f"{base}/login/", timeout=30)
-    signed_in = session.post(
-        f"{base}/login/",
-        data={
-            "username": username,
-            "password": password,
-            "csrfmiddlewaretoken": session.cookies["csrftoken"],
-            "next": "/",
-        },
-        headers={"Referer": f"{base}/login/"},
-        allow_redirects=False,
-        timeout=30,
-    )
-    assert signed_in.status_code == 302, signed_in.text[:500]
+    session = stack.sign_in(base, username, password)
     home = session.get(f"{base}/", timeout=30).text
     cards = re.findall(r'class="name" href="/accounts/(\d+)/"[^>]*>([^<]+)<', home)
     accounts = {name: pk for pk, name in cards}
