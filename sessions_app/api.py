@@ -151,6 +151,16 @@ def _revocation_failed(failed: revocation.RevocationFailed) -> Response:
     return Response(body, status=502, headers=NO_STORE)
 
 
+# What both ways into the chain (console sign-in, CLI credentials) can answer besides
+# their own refusals.
+CHAIN_FAILURES = {
+    404: OpenApiResponse(description="No such account, or not yours to see."),
+    502: OpenApiResponse(AccessErrorSerializer, description="An AWS step failed."),
+    429: OpenApiResponse(AccessErrorSerializer, description="Too many attempts (see Retry-After)."),
+    503: OpenApiResponse(AccessErrorSerializer, description="Could not finish here."),
+}
+
+
 class AccessViewSet(viewsets.GenericViewSet):
     """Access from a script: `POST /api/v1/accounts/<id>/access/`, beside the accounts
     endpoint it extends. The same grants, recording and failures as the web page."""
@@ -182,12 +192,7 @@ class AccessViewSet(viewsets.GenericViewSet):
                 description="Visible to you (you manage it) but not granted; or the account "
                 "requires MFA (require_mfa), which an API token can never satisfy."
             ),
-            404: OpenApiResponse(description="No such account, or not yours to see."),
-            502: OpenApiResponse(AccessErrorSerializer, description="An AWS step failed."),
-            429: OpenApiResponse(
-                AccessErrorSerializer, description="Too many attempts (see Retry-After)."
-            ),
-            503: OpenApiResponse(AccessErrorSerializer, description="Could not finish here."),
+            **CHAIN_FAILURES,
         },
         summary="Access: a console sign-in URL for this account",
         tags=["accounts"],
@@ -224,12 +229,7 @@ class AccessViewSet(viewsets.GenericViewSet):
                 "allow_cli_credentials is off; or it requires MFA (require_mfa), which an API "
                 "token can never satisfy. Nothing was sent to AWS."
             ),
-            404: OpenApiResponse(description="No such account, or not yours to see."),
-            502: OpenApiResponse(AccessErrorSerializer, description="An AWS step failed."),
-            429: OpenApiResponse(
-                AccessErrorSerializer, description="Too many attempts (see Retry-After)."
-            ),
-            503: OpenApiResponse(AccessErrorSerializer, description="Could not finish here."),
+            **CHAIN_FAILURES,
         },
         summary="CLI credentials: the Target Role's temporary keys (credential_process)",
         tags=["accounts"],
